@@ -1,0 +1,19 @@
+//! The data model every Oxeye subsystem shares: label sets, samples, label matchers with Go RE2
+//! anchoring, Prometheus durations, relabeling, and the storage traits (`Appender`, `Queryable`)
+//! that decouple scraping and PromQL from the TSDB. It knows nothing about disks, HTTP or PromQL
+//! syntax.
+
+pub mod duration;
+pub mod labels;
+pub mod matcher;
+pub mod relabel;
+pub mod sample;
+pub mod storage;
+
+pub use duration::{format_duration, parse_duration, DurationError};
+pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
+pub use matcher::{MatchOp, Matcher, MatcherError, AnchoredRegex};
+pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};
+pub use storage::{
+    AppendError, Appendable, Appender, Queryable, SelectHints, Series, SeriesRef, StorageError,
+};
