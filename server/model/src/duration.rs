@@ -51,10 +51,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
             return Err(err());
         }
         last_unit = Some(idx);
-        total = n
-            .checked_mul(UNITS[idx].1)
-            .and_then(|x| total.checked_add(x))
-            .ok_or_else(err)?;
+        total = n.checked_mul(UNITS[idx].1).and_then(|x| total.checked_add(x)).ok_or_else(err)?;
     }
     if total > i64::MAX as u64 {
         return Err(err());

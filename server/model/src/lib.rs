@@ -10,10 +10,8 @@ pub mod relabel;
 pub mod sample;
 pub mod storage;
 
-pub use duration::{format_duration, parse_duration, DurationError};
+pub use duration::{DurationError, format_duration, parse_duration};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
-pub use matcher::{MatchOp, Matcher, MatcherError, AnchoredRegex};
-pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};
-pub use storage::{
-    AppendError, Appendable, Appender, Queryable, SelectHints, Series, SeriesRef, StorageError,
-};
+pub use matcher::{AnchoredRegex, MatchOp, Matcher, MatcherError};
+pub use sample::{STALE_NAN, STALE_NAN_BITS, Sample, is_stale_nan};
+pub use storage::{AppendError, Appendable, Appender, Queryable, SelectHints, Series, SeriesRef, StorageError};

@@ -83,7 +83,8 @@ pub trait Queryable: Send + Sync {
     fn label_names(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<String>, StorageError>;
 
     /// Sorted values of `name` among the matching series.
-    fn label_values(&self, mint: i64, maxt: i64, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError>;
+    fn label_values(&self, mint: i64, maxt: i64, name: &str, matchers: &[Matcher])
+    -> Result<Vec<String>, StorageError>;
 }
 
 /// Placeholder hints type kept for API symmetry with Prometheus's `SelectHints`; the range a

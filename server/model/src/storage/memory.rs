@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::RwLock;
 
 use super::{AppendError, Appendable, Appender, Queryable, Series, SeriesRef, StorageError};
-use crate::{Labels, Matcher, Sample, METRIC_NAME};
+use crate::{Labels, METRIC_NAME, Matcher, Sample};
 
 #[derive(Default)]
 pub struct MemStorage {
@@ -54,7 +54,13 @@ struct MemAppender<'a> {
 }
 
 impl Appender for MemAppender<'_> {
-    fn append(&mut self, _cached: Option<SeriesRef>, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, AppendError> {
+    fn append(
+        &mut self,
+        _cached: Option<SeriesRef>,
+        labels: &Labels,
+        t: i64,
+        v: f64,
+    ) -> Result<SeriesRef, AppendError> {
         if labels.get(METRIC_NAME).is_empty() {
             return Err(AppendError::InvalidLabels);
         }
@@ -110,14 +116,21 @@ impl Queryable for MemStorage {
 
     fn label_names(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
         let map = self.series.read().map_err(|_| poisoned())?;
-        let mut names: Vec<String> =
-            Self::matching(&map, mint, maxt, matchers).flat_map(|(l, _)| l.iter().map(|x| x.name.clone()).collect::<Vec<_>>()).collect();
+        let mut names: Vec<String> = Self::matching(&map, mint, maxt, matchers)
+            .flat_map(|(l, _)| l.iter().map(|x| x.name.clone()).collect::<Vec<_>>())
+            .collect();
         names.sort();
         names.dedup();
         Ok(names)
     }
 
-    fn label_values(&self, mint: i64, maxt: i64, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+    fn label_values(
+        &self,
+        mint: i64,
+        maxt: i64,
+        name: &str,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
         let map = self.series.read().map_err(|_| poisoned())?;
         let mut vals: Vec<String> = Self::matching(&map, mint, maxt, matchers)
             .map(|(l, _)| l.get(name).to_string())

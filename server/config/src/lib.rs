@@ -1,0 +1,1 @@
+//! prometheus.yml: types, defaults, validation with file/line errors, and loading.
