@@ -69,7 +69,7 @@ pub fn format_duration(d: Duration) -> String {
     for (unit, size) in UNITS {
         // Like Go's model.Duration.String: years and weeks only when they divide the rest
         // exactly ("90d" reads better than "12w6d").
-        if (unit == "y" || unit == "w") && ms % size != 0 {
+        if (unit == "y" || unit == "w") && !ms.is_multiple_of(size) {
             continue;
         }
         let n = ms / size;

@@ -152,7 +152,7 @@ impl Labels {
 
     /// Keeps only the named labels. `names` need not be sorted.
     pub fn keep(&self, names: &[String]) -> Labels {
-        Labels(self.0.iter().filter(|l| names.iter().any(|n| *n == l.name)).cloned().collect())
+        Labels(self.0.iter().filter(|l| names.contains(&l.name)).cloned().collect())
     }
 
     /// Drops the named labels (and `__name__` when `drop_name`).
@@ -160,7 +160,7 @@ impl Labels {
         Labels(
             self.0
                 .iter()
-                .filter(|l| !(drop_name && l.name == METRIC_NAME) && !names.iter().any(|n| *n == l.name))
+                .filter(|l| (!drop_name || l.name != METRIC_NAME) && !names.contains(&l.name))
                 .cloned()
                 .collect(),
         )
@@ -275,7 +275,7 @@ impl LabelsBuilder {
     /// Visits every current label (base minus deletions plus additions) in no particular order.
     pub fn range(&self, mut f: impl FnMut(&str, &str)) {
         for l in self.base.iter() {
-            if self.del.iter().any(|d| *d == l.name) || self.add.iter().any(|a| a.name == l.name) {
+            if self.del.contains(&l.name) || self.add.iter().any(|a| a.name == l.name) {
                 continue;
             }
             f(&l.name, &l.value);
@@ -292,7 +292,7 @@ impl LabelsBuilder {
         let mut out: Vec<Label> = self
             .base
             .iter()
-            .filter(|l| !self.del.iter().any(|d| *d == l.name) && !self.add.iter().any(|a| a.name == l.name))
+            .filter(|l| !self.del.contains(&l.name) && !self.add.iter().any(|a| a.name == l.name))
             .cloned()
             .collect();
         out.extend(self.add.iter().cloned());

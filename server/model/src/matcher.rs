@@ -137,14 +137,15 @@ fn translate_go_regex(p: &str) -> String {
         }
         if c == '[' {
             // `[:alpha:]` style classes inside a class do not open a new depth level.
-            if class_depth > 0 && i + 1 < chars.len() && chars[i + 1] == ':' {
-                if let Some(end) =
+            if class_depth > 0
+                && i + 1 < chars.len()
+                && chars[i + 1] == ':'
+                && let Some(end) =
                     (i + 2..chars.len().saturating_sub(1)).find(|&j| chars[j] == ':' && chars[j + 1] == ']')
-                {
-                    out.extend(&chars[i..end + 2]);
-                    i = end + 2;
-                    continue;
-                }
+            {
+                out.extend(&chars[i..end + 2]);
+                i = end + 2;
+                continue;
             }
             class_depth += 1;
             out.push(c);
