@@ -1,0 +1,482 @@
+//! Server assembly: loads the configuration, opens the TSDB, starts discovery and scraping,
+//! serves the HTTP API, and handles reloads (SIGHUP, `POST /-/reload`) and shutdown. A config
+//! that fails to load or apply never replaces the running one.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use parking_lot::RwLock;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::sync::Notify;
+
+use oxeye_config::Config;
+use oxeye_model::{Labels, Matcher, Queryable, Series, StorageError};
+use oxeye_promql::EngineOptions;
+use oxeye_scrape::{DiscoveryManager, ScrapeManager, ScrapeOptions};
+use oxeye_tsdb::Db;
+use oxeye_web::{
+    ActiveTarget, ApiState, DroppedTarget, Lifecycle, MetricMetadata, StatusView, TargetMetadata, TargetsView,
+};
+
+use crate::flags::{DEFAULT_CONFIG_FILE, Flags, LogFormat, LogLevel, parse_bytes};
+
+/// Retention when neither retention flag is given, as in Prometheus.
+const DEFAULT_RETENTION: &str = "15d";
+
+pub fn init_logging(flags: &Flags) {
+    let level = match flags.log_level {
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OXEYE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},hyper=warn,reqwest=warn")));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match flags.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Logfmt => builder.init(),
+    }
+}
+
+/// Where the running configuration comes from.
+#[derive(Debug, Clone)]
+enum ConfigSource {
+    File(PathBuf),
+    /// No `--config.file` and no ./prometheus.yml: the embedded default that scrapes itself.
+    Embedded,
+}
+
+impl ConfigSource {
+    fn from_flags(flags: &Flags) -> Self {
+        match &flags.config_file {
+            Some(p) => ConfigSource::File(p.clone()),
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => ConfigSource::File(PathBuf::from(DEFAULT_CONFIG_FILE)),
+            None => ConfigSource::Embedded,
+        }
+    }
+
+    fn load(&self, listen_port: u16) -> anyhow::Result<Config> {
+        let cfg = match self {
+            ConfigSource::File(p) => oxeye_config::load_file(p)?,
+            ConfigSource::Embedded => {
+                let text = oxeye_config::DEFAULT_CONFIG.replace("localhost:9090", &format!("localhost:{listen_port}"));
+                oxeye_config::load_str(&text, "<embedded default config>")?
+            }
+        };
+        Ok(cfg)
+    }
+}
+
+/// Reload bookkeeping exported as Prometheus's `prometheus_config_last_reload_*` metrics.
+#[derive(Default)]
+struct ReloadMetrics {
+    successful: Gauge,
+    success_timestamp: Gauge<f64, AtomicU64>,
+}
+
+/// The storage the API reads: the TSDB once WAL replay is done, an "unavailable" error before.
+#[derive(Default)]
+struct ReadyStorage {
+    db: std::sync::OnceLock<Arc<Db>>,
+}
+
+impl ReadyStorage {
+    fn get(&self) -> Result<&Arc<Db>, StorageError> {
+        self.db.get().ok_or_else(|| StorageError::Other("TSDB not ready: WAL replay in progress".into()))
+    }
+}
+
+impl Queryable for ReadyStorage {
+    fn select(&self, mint: i64, maxt: i64, m: &[Matcher]) -> Result<Vec<Series>, StorageError> {
+        self.get()?.select(mint, maxt, m)
+    }
+    fn series(&self, mint: i64, maxt: i64, m: &[Matcher]) -> Result<Vec<Labels>, StorageError> {
+        self.get()?.series(mint, maxt, m)
+    }
+    fn label_names(&self, mint: i64, maxt: i64, m: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        self.get()?.label_names(mint, maxt, m)
+    }
+    fn label_values(&self, mint: i64, maxt: i64, name: &str, m: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        self.get()?.label_values(mint, maxt, name, m)
+    }
+}
+
+struct Server {
+    flags: BTreeMap<String, String>,
+    source: ConfigSource,
+    listen_port: u16,
+    config: RwLock<Arc<Config>>,
+    last_reload_ok: AtomicBool,
+    last_reload_time: RwLock<chrono::DateTime<chrono::Utc>>,
+    start_time: chrono::DateTime<chrono::Utc>,
+    reload_metrics: ReloadMetrics,
+    storage: Arc<ReadyStorage>,
+    scrape: Arc<ScrapeManager>,
+    discovery: Arc<DiscoveryManager>,
+    runtime: tokio::runtime::Handle,
+    registry: RwLock<Registry>,
+    retention_desc: String,
+    shutdown: Notify,
+}
+
+impl Server {
+    /// Loads the configuration from its source and applies it; on any error the running
+    /// configuration stays.
+    /// Must run outside the async runtime's worker threads (it blocks on the apply).
+    fn reload(&self) -> Result<(), String> {
+        let result = self.source.load(self.listen_port).map_err(|e| format!("{e:#}")).and_then(|cfg| {
+            check_supported(&cfg).map_err(|e| format!("{e:#}"))?;
+            self.runtime.block_on(apply_config(&self.scrape, &self.discovery, &cfg)).map_err(|e| format!("{e:#}"))?;
+            *self.config.write() = Arc::new(cfg);
+            Ok(())
+        });
+        match &result {
+            Ok(()) => {
+                let now = chrono::Utc::now();
+                self.reload_metrics.successful.set(1);
+                self.reload_metrics.success_timestamp.set(now.timestamp_millis() as f64 / 1000.0);
+                *self.last_reload_time.write() = now;
+                self.last_reload_ok.store(true, Ordering::Release);
+                tracing::info!(source = ?self.source, "completed loading of configuration file");
+            }
+            Err(e) => {
+                self.reload_metrics.successful.set(0);
+                self.last_reload_ok.store(false, Ordering::Release);
+                tracing::error!(source = ?self.source, error = %e, "error reloading config; keeping the running one");
+            }
+        }
+        result
+    }
+}
+
+/// Hands a validated configuration to discovery and scraping. Scrape jobs are resolved first so
+/// that nothing changes when one of them cannot be built.
+async fn apply_config(scrape: &ScrapeManager, discovery: &DiscoveryManager, cfg: &Config) -> anyhow::Result<()> {
+    let jobs = oxeye_scrape::config::scrape_jobs(cfg);
+    discovery.apply_config(oxeye_scrape::config::discovery_config(&jobs))?;
+    scrape.apply_config(jobs).await?;
+    Ok(())
+}
+
+/// Rejects configuration sections that parse but that this version cannot act on, so they are
+/// never silently ignored.
+fn check_supported(cfg: &Config) -> anyhow::Result<()> {
+    if !cfg.rule_files.is_empty() {
+        bail!("rule_files: recording and alerting rules are not supported by Oxeye yet");
+    }
+    Ok(())
+}
+
+pub async fn run(flags: Flags) -> anyhow::Result<()> {
+    let engine_options = EngineOptions {
+        lookback_delta: parse_flag_duration("query.lookback-delta", &flags.lookback_delta)?,
+        timeout: parse_flag_duration("query.timeout", &flags.query_timeout)?,
+        max_samples: flags.query_max_samples,
+    };
+    let listen: SocketAddr = flags
+        .listen_address
+        .parse()
+        .or_else(|_| resolve_listen(&flags.listen_address))
+        .with_context(|| format!("invalid --web.listen-address {:?}", flags.listen_address))?;
+
+    let mut tsdb_opts = oxeye_tsdb::Options::default();
+    let mut retention_desc = String::new();
+    if let Some(t) = &flags.retention_time {
+        let d = parse_flag_duration("storage.tsdb.retention.time", t)?;
+        tsdb_opts.retention = (!d.is_zero()).then_some(d);
+        retention_desc = t.clone();
+    }
+    if let Some(s) = &flags.retention_size {
+        let b = parse_bytes(s).map_err(|e| anyhow::anyhow!("--storage.tsdb.retention.size: {e}"))?;
+        tsdb_opts.max_bytes = (b > 0).then_some(b);
+        retention_desc = if retention_desc.is_empty() { s.clone() } else { format!("{retention_desc} or {s}") };
+    }
+    if flags.retention_time.is_none() && flags.retention_size.is_none() {
+        tsdb_opts.retention = Some(oxeye_model::parse_duration(DEFAULT_RETENTION)?);
+        retention_desc = DEFAULT_RETENTION.to_string();
+    }
+
+    let source = ConfigSource::from_flags(&flags);
+    let config = source.load(listen.port()).context("error loading config")?;
+    check_supported(&config)?;
+    tracing::info!(source = ?source, "loaded configuration");
+
+    let mut registry = Registry::default();
+    let reload_metrics = ReloadMetrics::default();
+    registry.register(
+        "prometheus_config_last_reload_successful",
+        "Whether the last configuration reload attempt was successful.",
+        reload_metrics.successful.clone(),
+    );
+    registry.register(
+        "prometheus_config_last_reload_success_timestamp_seconds",
+        "Timestamp of the last successful configuration reload.",
+        reload_metrics.success_timestamp.clone(),
+    );
+    let ready_gauge: Gauge = Gauge::default();
+    registry.register(
+        "prometheus_ready",
+        "Whether Prometheus startup was fully completed and the server is ready for normal operation.",
+        ready_gauge.clone(),
+    );
+    registry.register_collector(Box::new(crate::process_metrics::ProcessCollector::new()));
+
+    let storage = Arc::new(ReadyStorage::default());
+    let ready = Arc::new(AtomicBool::new(false));
+
+    // The TSDB opens (and replays its WAL) on a blocking thread while the API already answers
+    // /-/healthy, as Prometheus does.
+    let db_path = flags.tsdb_path.clone();
+    let db_task = tokio::task::spawn_blocking(move || Db::open(&db_path, tsdb_opts));
+    let db = db_task.await.context("TSDB open task failed")?.context("opening the TSDB")?;
+    db.register_metrics(&mut registry);
+    db.start_background();
+    let _ = storage.db.set(db.clone());
+
+    let scrape_options = ScrapeOptions { offset_seed: offset_seed(&config, listen), ..ScrapeOptions::default() };
+    let scrape = Arc::new(ScrapeManager::new(db.clone(), scrape_options));
+    scrape.register_metrics(&mut registry);
+    let discovery = Arc::new(DiscoveryManager::new());
+    discovery.register_metrics(&mut registry);
+
+    let server = Arc::new(Server {
+        flags: flags.as_map(),
+        source,
+        listen_port: listen.port(),
+        config: RwLock::new(Arc::new(config.clone())),
+        last_reload_ok: AtomicBool::new(true),
+        last_reload_time: RwLock::new(chrono::Utc::now()),
+        start_time: chrono::Utc::now(),
+        reload_metrics,
+        storage: storage.clone(),
+        scrape: scrape.clone(),
+        discovery: discovery.clone(),
+        runtime: tokio::runtime::Handle::current(),
+        registry: RwLock::new(registry),
+        retention_desc,
+        shutdown: Notify::new(),
+    });
+    apply_config(&scrape, &discovery, &config).await.context("applying the configuration")?;
+    let scrape_runner = scrape.clone();
+    let targets_rx = discovery.subscribe();
+    tokio::spawn(async move { scrape_runner.run(targets_rx).await });
+    server.reload_metrics.successful.set(1);
+    server.reload_metrics.success_timestamp.set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
+
+    let lifecycle: Option<Arc<dyn Lifecycle>> =
+        if flags.enable_lifecycle { Some(Arc::new(LifecycleHandle(server.clone()))) } else { None };
+    let api = Arc::new(ApiState::new(
+        storage.clone(),
+        engine_options,
+        flags.query_max_concurrency,
+        Arc::new(TargetsHandle(scrape.clone())),
+        Arc::new(StatusHandle(server.clone())),
+        lifecycle,
+        ready.clone(),
+    ));
+    let app = oxeye_web::router(api);
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(address = %listen, "listening for HTTP requests");
+    ready.store(true, Ordering::Release);
+    ready_gauge.set(1);
+    tracing::info!("server is ready to receive web requests");
+
+    // SIGHUP reloads.
+    let hup_server = server.clone();
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            tracing::error!("cannot install the SIGHUP handler; reload only through /-/reload");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let s = hup_server.clone();
+            let _ = tokio::task::spawn_blocking(move || s.reload()).await;
+        }
+    });
+
+    let shutdown_server = server.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let term = async {
+                if let Ok(mut t) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    t.recv().await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT, exiting gracefully"),
+                _ = term => tracing::info!("received SIGTERM, exiting gracefully"),
+                _ = shutdown_server.shutdown.notified() => tracing::info!("received /-/quit, exiting gracefully"),
+            }
+        })
+        .await
+        .context("HTTP server failed")?;
+
+    ready.store(false, Ordering::Release);
+    discovery.stop();
+    scrape.stop().await;
+    tokio::task::spawn_blocking(move || db.close())
+        .await
+        .context("TSDB close task failed")?
+        .context("closing the TSDB")?;
+    tracing::info!("see you next time!");
+    Ok(())
+}
+
+/// Seeds the scrape phase of every target like Prometheus (external labels and host), so two
+/// servers scraping the same targets do not hit them at the same instant.
+fn offset_seed(cfg: &Config, listen: SocketAddr) -> u64 {
+    let mut pairs: Vec<(String, String)> =
+        cfg.global.external_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    pairs.push(("__host__".into(), format!("{}:{}", hostname(), listen.port())));
+    Labels::from_pairs(pairs).hash()
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+fn parse_flag_duration(name: &str, s: &str) -> anyhow::Result<Duration> {
+    oxeye_model::parse_duration(s).map_err(|e| anyhow::anyhow!("--{name}: {e}"))
+}
+
+fn resolve_listen(s: &str) -> Result<SocketAddr, std::io::Error> {
+    use std::net::ToSocketAddrs;
+    // Prometheus accepts ":9090" for all interfaces.
+    let s = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_string() };
+    s.to_socket_addrs()?.next().ok_or_else(|| std::io::Error::other("no address"))
+}
+
+struct LifecycleHandle(Arc<Server>);
+
+impl Lifecycle for LifecycleHandle {
+    fn reload(&self) -> Result<(), String> {
+        self.0.reload()
+    }
+    fn quit(&self) {
+        self.0.shutdown.notify_one();
+    }
+}
+
+struct TargetsHandle(Arc<ScrapeManager>);
+
+impl TargetsView for TargetsHandle {
+    fn active_targets(&self) -> Vec<ActiveTarget> {
+        self.0
+            .targets()
+            .0
+            .into_iter()
+            .map(|t| ActiveTarget {
+                discovered_labels: t.discovered_labels,
+                labels: t.labels,
+                scrape_pool: t.scrape_pool,
+                scrape_url: t.scrape_url,
+                global_url: t.global_url,
+                last_error: t.last_error,
+                last_scrape: t.last_scrape.map(chrono::DateTime::<chrono::Utc>::from),
+                last_scrape_duration_secs: t.last_scrape_duration_secs,
+                health: t.health.as_str().to_string(),
+                scrape_interval: t.scrape_interval,
+                scrape_timeout: t.scrape_timeout,
+            })
+            .collect()
+    }
+
+    fn dropped_targets(&self) -> Vec<DroppedTarget> {
+        self.0
+            .targets()
+            .1
+            .into_iter()
+            .map(|t| DroppedTarget { discovered_labels: t.discovered_labels, scrape_pool: t.scrape_pool })
+            .collect()
+    }
+
+    fn targets_metadata(&self) -> Vec<TargetMetadata> {
+        self.0
+            .targets_metadata(&[], None)
+            .into_iter()
+            .map(|m| TargetMetadata {
+                target: m.target,
+                metadata: MetricMetadata {
+                    metric: m.metadata.metric_family,
+                    typ: m.metadata.metric_type.as_str().to_string(),
+                    help: m.metadata.help,
+                    unit: m.metadata.unit,
+                },
+            })
+            .collect()
+    }
+}
+
+struct StatusHandle(Arc<Server>);
+
+impl StatusView for StatusHandle {
+    fn config_yaml(&self) -> String {
+        let cfg = self.0.config.read().clone();
+        cfg.to_yaml()
+    }
+
+    fn flags(&self) -> BTreeMap<String, String> {
+        self.0.flags.clone()
+    }
+
+    fn runtime_info(&self) -> serde_json::Value {
+        let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        serde_json::json!({
+            "startTime": self.0.start_time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            "CWD": cwd,
+            "reloadConfigSuccess": self.0.last_reload_ok.load(Ordering::Acquire),
+            "lastConfigTime": self.0.last_reload_time.read().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "corruptionCount": 0,
+            "goroutineCount": 0,
+            "GOMAXPROCS": threads,
+            "GOMEMLIMIT": i64::MAX,
+            "GOGC": "",
+            "GODEBUG": "",
+            "storageRetention": self.0.retention_desc,
+        })
+    }
+
+    fn tsdb_status(&self, limit: usize) -> serde_json::Value {
+        let Ok(db) = self.0.storage.get() else { return serde_json::json!({}) };
+        let head = db.head_stats();
+        let st = db.tsdb_status(limit);
+        let pairs = |v: Vec<(String, u64)>| -> serde_json::Value {
+            v.into_iter().map(|(name, value)| serde_json::json!({"name": name, "value": value})).collect()
+        };
+        serde_json::json!({
+            "headStats": {
+                "numSeries": head.num_series,
+                "numLabelPairs": head.num_label_pairs,
+                "chunkCount": head.chunk_count,
+                "minTime": head.min_time,
+                "maxTime": head.max_time,
+            },
+            "seriesCountByMetricName": pairs(st.series_count_by_metric_name),
+            "labelValueCountByLabelName": pairs(st.label_value_count_by_label_name),
+            "memoryInBytesByLabelName": pairs(st.memory_in_bytes_by_label_name),
+            "seriesCountByLabelValuePair": pairs(st.series_count_by_label_value_pair),
+        })
+    }
+
+    fn wal_replay(&self) -> serde_json::Value {
+        serde_json::json!({ "min": 0, "max": 0, "current": 0 })
+    }
+
+    fn metrics_text(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.0.registry.read()) {
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        out
+    }
+}

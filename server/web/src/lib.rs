@@ -1,0 +1,54 @@
+//! Oxeye's HTTP surface: the Prometheus `/api/v1` JSON API (query, series, labels, targets,
+//! metadata, status), the lifecycle endpoints (`/-/healthy`, `/-/ready`, `/-/reload`, `/-/quit`),
+//! `/metrics` and a small query UI. It reaches the rest of the server only through the traits in
+//! [`state`], so handlers are tested in process without scraping or a TSDB on disk.
+
+pub mod api;
+pub mod format;
+pub mod params;
+pub mod state;
+mod ui;
+
+pub use api::ApiError;
+pub use state::{
+    ActiveTarget, ApiState, DroppedTarget, Lifecycle, MetricMetadata, StatusView, TargetMetadata, TargetsView,
+};
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+/// Builds the whole router: API, lifecycle, metrics and UI.
+pub fn router(state: Arc<ApiState>) -> Router {
+    let api = Router::new()
+        .route("/query", get(api::query::instant).post(api::query::instant))
+        .route("/query_range", get(api::query::range).post(api::query::range))
+        .route("/query_exemplars", get(api::query::exemplars).post(api::query::exemplars))
+        .route("/format_query", get(api::query::format_query).post(api::query::format_query))
+        .route("/series", get(api::series::series).post(api::series::series))
+        .route("/labels", get(api::series::label_names).post(api::series::label_names))
+        .route("/label/{name}/values", get(api::series::label_values))
+        .route("/targets", get(api::targets::targets))
+        .route("/targets/metadata", get(api::targets::targets_metadata))
+        .route("/metadata", get(api::targets::metadata))
+        .route("/status/buildinfo", get(api::status::buildinfo))
+        .route("/status/config", get(api::status::config))
+        .route("/status/flags", get(api::status::flags))
+        .route("/status/runtimeinfo", get(api::status::runtimeinfo))
+        .route("/status/tsdb", get(api::status::tsdb))
+        .route("/status/walreplay", get(api::status::walreplay))
+        .fallback(api::not_found);
+
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/-/healthy", get(api::lifecycle::healthy).head(api::lifecycle::healthy))
+        .route("/-/ready", get(api::lifecycle::ready).head(api::lifecycle::ready))
+        .route("/-/reload", post(api::lifecycle::reload).put(api::lifecycle::reload))
+        .route("/-/quit", post(api::lifecycle::quit).put(api::lifecycle::quit))
+        .route("/metrics", get(api::lifecycle::metrics))
+        .route("/", get(ui::index))
+        .route("/query", get(ui::index))
+        .route("/graph", get(ui::index))
+        .with_state(state)
+}
