@@ -40,9 +40,14 @@ pub struct Flags {
     #[arg(long = "web.enable-lifecycle", default_value_t = false)]
     pub enable_lifecycle: bool,
 
-    /// The URL under which Oxeye is externally reachable.
+    /// The URL under which Oxeye is externally reachable. Its path becomes the route prefix
+    /// unless --web.route-prefix is given.
     #[arg(long = "web.external-url")]
     pub external_url: Option<String>,
+
+    /// Prefix for the internal routes of web endpoints (defaults to the external URL's path).
+    #[arg(long = "web.route-prefix")]
+    pub route_prefix: Option<String>,
 
     /// The maximum lookback duration for retrieving metrics during expression evaluations.
     #[arg(long = "query.lookback-delta", default_value = "5m")]
@@ -128,6 +133,7 @@ impl Flags {
         m.insert("web.listen-address".into(), self.listen_address.clone());
         m.insert("web.enable-lifecycle".into(), self.enable_lifecycle.to_string());
         m.insert("web.external-url".into(), self.external_url.clone().unwrap_or_default());
+        m.insert("web.route-prefix".into(), self.route_prefix());
         m.insert("query.lookback-delta".into(), self.lookback_delta.clone());
         m.insert("query.timeout".into(), self.query_timeout.clone());
         m.insert("query.max-samples".into(), self.query_max_samples.to_string());
@@ -135,6 +141,35 @@ impl Flags {
         m.insert("log.level".into(), format!("{:?}", self.log_level).to_lowercase());
         m.insert("log.format".into(), format!("{:?}", self.log_format).to_lowercase());
         m
+    }
+}
+
+impl Flags {
+    /// The route prefix as Prometheus computes it: `--web.route-prefix`, else the path of
+    /// `--web.external-url`, normalized to start with `/` and end without one ("/" for none).
+    pub fn route_prefix(&self) -> String {
+        let raw = match (&self.route_prefix, &self.external_url) {
+            (Some(p), _) => p.clone(),
+            (None, Some(u)) => external_url_path(u),
+            (None, None) => String::new(),
+        };
+        let trimmed = raw.trim_end_matches('/');
+        if trimmed.is_empty() {
+            "/".to_string()
+        } else if trimmed.starts_with('/') {
+            trimmed.to_string()
+        } else {
+            format!("/{trimmed}")
+        }
+    }
+}
+
+/// The path part of a URL such as `http://host:9090/prometheus/`.
+fn external_url_path(u: &str) -> String {
+    let after_scheme = u.split_once("://").map(|(_, r)| r).unwrap_or(u);
+    match after_scheme.find('/') {
+        Some(i) => after_scheme[i..].split(['?', '#']).next().unwrap_or("").to_string(),
+        None => String::new(),
     }
 }
 
@@ -183,6 +218,16 @@ mod tests {
     #[test]
     fn unknown_flag_is_an_error() {
         assert!(Flags::try_parse_from(["oxeye", "--storage.remote.flush-deadline=1m"]).is_err());
+    }
+
+    #[test]
+    fn route_prefix_follows_the_external_url() {
+        let f = Flags::try_parse_from(["oxeye", "--web.external-url=http://h:9090/prom/"]).unwrap();
+        assert_eq!(f.route_prefix(), "/prom");
+        let f = Flags::try_parse_from(["oxeye", "--web.external-url=http://h:9090", "--web.route-prefix=x"]).unwrap();
+        assert_eq!(f.route_prefix(), "/x");
+        let f = Flags::try_parse_from(["oxeye"]).unwrap();
+        assert_eq!(f.route_prefix(), "/");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! (`check config`, `test promql`) or the server.
 
 mod flags;
+mod logfmt;
 mod process_metrics;
 mod server;
 

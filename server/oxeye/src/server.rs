@@ -38,10 +38,10 @@ pub fn init_logging(flags: &Flags) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("OXEYE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},hyper=warn,reqwest=warn")));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false);
     match flags.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Logfmt => builder.init(),
+        LogFormat::Json => builder.json().with_target(false).init(),
+        LogFormat::Logfmt => builder.event_format(crate::logfmt::Logfmt).init(),
     }
 }
 
@@ -281,7 +281,8 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         lifecycle,
         ready.clone(),
     ));
-    let app = oxeye_web::router(api);
+    let prefix = flags.route_prefix();
+    let app = if prefix == "/" { oxeye_web::router(api) } else { oxeye_web::router_under(api, &prefix) };
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listen, "listening for HTTP requests");
     ready.store(true, Ordering::Release);

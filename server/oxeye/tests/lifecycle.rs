@@ -106,3 +106,21 @@ fn check_config_accepts_good_and_rejects_bad_files() {
     assert!(text.contains("FAILED"), "{text}");
     assert!(text.contains("scrape timeout"), "{text}");
 }
+
+#[test]
+fn external_url_path_becomes_the_route_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = StaticTarget::start("m 1\n");
+    let ox = Oxeye::start(
+        dir.path(),
+        &config_for("p", &target.address()),
+        &["--web.external-url=http://example:9090/prom/"],
+    );
+    let v = api_json(&ox.base, "/prom/api/v1/query?query=1");
+    assert_eq!(v["data"]["resultType"], "scalar");
+    let (code, _) = http_get(&format!("{}/api/v1/query?query=1", ox.base)).unwrap();
+    assert_eq!(code, 404, "routes live under the prefix only");
+    let (code, body) = http_get(&format!("{}/prom/", ox.base)).unwrap();
+    assert_eq!(code, 200);
+    assert!(body.contains("<title>Oxeye</title>"));
+}

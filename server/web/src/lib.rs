@@ -19,8 +19,24 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 
-/// Builds the whole router: API, lifecycle, metrics and UI.
+/// Builds the whole router: API, lifecycle, metrics and UI, at the root.
 pub fn router(state: Arc<ApiState>) -> Router {
+    build(state, None)
+}
+
+/// The router under a route prefix such as `/prom` (from `--web.external-url`), as Prometheus
+/// serves it: everything under the prefix, the UI at `<prefix>/`, and both `/` and `<prefix>`
+/// redirecting there so the UI's relative API calls resolve.
+pub fn router_under(state: Arc<ApiState>, prefix: &str) -> Router {
+    let home = format!("{prefix}/");
+    let redirect = {
+        let home = home.clone();
+        move || async move { axum::response::Redirect::to(&home) }
+    };
+    Router::new().nest(prefix, build(state, Some(home.clone()))).route(&home, get(ui::index)).route("/", get(redirect))
+}
+
+fn build(state: Arc<ApiState>, home: Option<String>) -> Router {
     let api = Router::new()
         .route("/query", get(api::query::instant).post(api::query::instant))
         .route("/query_range", get(api::query::range).post(api::query::range))
@@ -47,7 +63,13 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/-/reload", post(api::lifecycle::reload).put(api::lifecycle::reload))
         .route("/-/quit", post(api::lifecycle::quit).put(api::lifecycle::quit))
         .route("/metrics", get(api::lifecycle::metrics))
-        .route("/", get(ui::index))
+        .route(
+            "/",
+            match home {
+                None => get(ui::index),
+                Some(home) => get(move || async move { axum::response::Redirect::to(&home) }),
+            },
+        )
         .route("/query", get(ui::index))
         .route("/graph", get(ui::index))
         .with_state(state)

@@ -119,7 +119,13 @@ impl Oxeye {
             if let Ok(Some(status)) = ox.guard.child.try_wait() {
                 panic!("oxeye exited early with {status}: {}", std::fs::read_to_string(&log_path).unwrap_or_default());
             }
-            match http_get(&format!("{base}/-/ready")) {
+            let prefix = extra_args
+                .iter()
+                .find_map(|a| a.strip_prefix("--web.external-url="))
+                .and_then(|u| u.split_once("://"))
+                .and_then(|(_, r)| r.find('/').map(|i| r[i..].trim_end_matches('/').to_string()))
+                .unwrap_or_default();
+            match http_get(&format!("{base}{prefix}/-/ready")) {
                 Ok((200, _)) => Some(()),
                 _ => None,
             }
