@@ -254,6 +254,16 @@ impl TlsConfig {
         if using_key && !using_cert {
             return err("exactly one of cert or cert_file must be configured when a client key is configured");
         }
+        // The HTTP client cannot override the name it verifies and sends as SNI; refusing the
+        // field beats scraping with a different identity than the user asked for.
+        if !self.server_name.is_empty() {
+            return Err(Issue::unsupported(path, "server_name"));
+        }
+        if let (Some(min), Some(max)) = (self.min_version, self.max_version)
+            && min > max
+        {
+            return err("tls_config.max_version must be greater than or equal to tls_config.min_version");
+        }
         Ok(())
     }
 }

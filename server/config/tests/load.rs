@@ -167,6 +167,12 @@ fn unsupported_fields_are_reported_as_such() {
         None,
     );
     assert_err(
+        "scrape_configs:\n  - job_name: a\n    tls_config:\n      server_name: x\n",
+        4,
+        "field server_name (in scrape_configs[0].tls_config) is not supported by Oxeye yet",
+        Some("a"),
+    );
+    assert_err(
         "scrape_configs:\n  - job_name: a\n    oauth2:\n      client_id: x\n",
         3,
         "field oauth2 (in scrape_configs[0]) is not supported by Oxeye yet",

@@ -65,9 +65,11 @@ pub fn build_client(job: &ScrapeJob) -> Result<reqwest::Client> {
     if tls.insecure_skip_verify {
         b = b.danger_accept_invalid_certs(true);
     }
-    if tls.server_name.is_some() {
-        // reqwest cannot override SNI / the verified name; documented deviation.
-        tracing::warn!(job = %job.job_name, "tls_config.server_name is not supported and is ignored");
+    if let Some(v) = tls.min_version {
+        b = b.min_tls_version(v);
+    }
+    if let Some(v) = tls.max_version {
+        b = b.max_tls_version(v);
     }
     b.build().map_err(|e| err(e.to_string()))
 }

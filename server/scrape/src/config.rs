@@ -105,7 +105,8 @@ pub fn scrape_job(sc: &ScrapeConfig) -> ScrapeJob {
         cert: (!t.cert.is_empty()).then(|| t.cert.clone()),
         key_file: path(&t.key_file),
         key: (!t.key.is_empty()).then(|| Secret::Inline(t.key.expose().to_string())),
-        server_name: (!t.server_name.is_empty()).then(|| t.server_name.clone()),
+        min_version: t.min_version.map(tls_version),
+        max_version: t.max_version.map(tls_version),
         insecure_skip_verify: t.insecure_skip_verify,
     };
     let static_groups = sc
@@ -157,6 +158,16 @@ pub fn scrape_job(sc: &ScrapeConfig) -> ScrapeJob {
 }
 
 /// Every scrape config of `cfg` as a `ScrapeJob`.
+fn tls_version(v: oxeye_config::TlsVersion) -> reqwest::tls::Version {
+    use oxeye_config::TlsVersion;
+    match v {
+        TlsVersion::Tls10 => reqwest::tls::Version::TLS_1_0,
+        TlsVersion::Tls11 => reqwest::tls::Version::TLS_1_1,
+        TlsVersion::Tls12 => reqwest::tls::Version::TLS_1_2,
+        TlsVersion::Tls13 => reqwest::tls::Version::TLS_1_3,
+    }
+}
+
 pub fn scrape_jobs(cfg: &Config) -> Vec<ScrapeJob> {
     cfg.scrape_configs.iter().map(scrape_job).collect()
 }

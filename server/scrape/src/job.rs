@@ -62,7 +62,9 @@ pub struct TlsSettings {
     pub key_file: Option<PathBuf>,
     /// Inline client key (PEM).
     pub key: Option<Secret>,
-    pub server_name: Option<String>,
+    /// `min_version` / `max_version`; rustls speaks TLS 1.2 and 1.3 only.
+    pub min_version: Option<reqwest::tls::Version>,
+    pub max_version: Option<reqwest::tls::Version>,
     pub insecure_skip_verify: bool,
 }
 
