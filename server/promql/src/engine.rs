@@ -272,7 +272,7 @@ impl<'a> Evaluator<'a> {
 
     pub fn check_timeout(&self) -> Result<()> {
         if self.started.elapsed() > self.timeout {
-            return Err(QueryError::Timeout("query evaluation".into()));
+            return Err(QueryError::Timeout("expression evaluation".into()));
         }
         Ok(())
     }

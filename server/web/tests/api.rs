@@ -244,3 +244,18 @@ async fn lifecycle_and_status() {
     let (_, v) = call(st, get("/api/v1/status/tsdb?limit=3")).await;
     assert_eq!(v["data"]["limit"], 3);
 }
+
+#[tokio::test]
+async fn query_timeout_is_prometheus_timeout_error() {
+    let opts = EngineOptions { timeout: std::time::Duration::ZERO, ..EngineOptions::default() };
+    let (code, v) = call(state(opts, None), get("/api/v1/query?query=up&time=135")).await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v["errorType"], "timeout");
+    assert_eq!(v["error"], "query timed out in expression evaluation");
+    // The request's own timeout parameter can only shorten the server's.
+    let (code, v) = call(state(EngineOptions::default(), None), get("/api/v1/query?query=up&time=135&timeout=0")).await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    let (code, v) =
+        call(state(EngineOptions::default(), None), get("/api/v1/query?query=up&time=135&timeout=10s")).await;
+    assert_eq!(code, StatusCode::OK, "{v}");
+}
