@@ -62,7 +62,9 @@ fn sigkill_never_loses_committed_batches() {
         committed.extend(got);
     }
 
-    let db = Db::open(dir.path(), Options::default()).expect("reopen after the last kill");
+    // Retention off, as in the writer: the sample timestamps span weeks.
+    let opts = Options { retention: None, max_bytes: None, ..Options::default() };
+    let db = Db::open(dir.path(), opts).expect("reopen after the last kill");
     let series =
         db.select(i64::MIN, i64::MAX, &[Matcher::new(MatchOp::Equal, "__name__", "crash_test").unwrap()]).unwrap();
     assert_eq!(series.len() as u64, SERIES);
