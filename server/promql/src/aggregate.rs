@@ -8,7 +8,7 @@ use oxeye_model::{Labels, LabelsBuilder};
 use promql_parser::parser::token::{self, TokenId};
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
-use crate::engine::{Collector, Evaluator, StepSeries, Val, by_step, exec};
+use crate::engine::{Collector, Evaluator, NO_SLOT, StepSeries, Val, by_step, exec};
 use crate::quantile::quantile;
 use crate::{QueryError, Result};
 
@@ -161,6 +161,7 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<Val> {
         .collect();
 
     let mut c = Collector::new();
+    let mut slots = vec![NO_SLOT; group_labels.len()];
     let mut per_group: Vec<Vec<f64>> = vec![Vec::new(); group_labels.len()];
     for (step, samples) in by_step(&input, steps).into_iter().enumerate() {
         for g in per_group.iter_mut() {
@@ -180,7 +181,7 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<Val> {
                 continue;
             }
             let v = aggregate_values(op, vals, param_at(step))?;
-            c.push(step, group_labels[gi].clone(), v)?;
+            c.push_cached(&mut slots, gi, || group_labels[gi].clone(), step, v)?;
         }
         if step % 64 == 0 {
             ev.check_timeout()?;
@@ -264,6 +265,7 @@ fn eval_k(
         .collect();
     let ngroups = group_index.len();
     let mut c = Collector::new();
+    let mut slots = vec![NO_SLOT; input.len()];
     for (step, samples) in by_step(input, steps).into_iter().enumerate() {
         let p = param_at(step);
         let mut ratio = 0.0;
@@ -321,7 +323,7 @@ fn eval_k(
                 }),
             }
             for &(si, v) in g.iter() {
-                c.push(step, input[si].labels.clone(), v)?;
+                c.push_cached(&mut slots, si, || input[si].labels.clone(), step, v)?;
             }
         }
     }

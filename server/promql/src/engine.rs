@@ -163,38 +163,135 @@ pub(crate) fn window(samples: &[Sample], end: i64, range: i64) -> &[Sample] {
     if lo >= hi { &[] } else { &samples[lo..hi] }
 }
 
+/// `window` for a sequence of non-decreasing window ends over one series: the bounds only move
+/// forward, so a whole step grid costs one pass over the samples instead of two binary searches
+/// per step.
+pub(crate) struct SlidingWindow<'a> {
+    samples: &'a [Sample],
+    lo: usize,
+    hi: usize,
+}
+
+impl<'a> SlidingWindow<'a> {
+    pub fn new(samples: &'a [Sample]) -> Self {
+        SlidingWindow { samples, lo: 0, hi: 0 }
+    }
+
+    /// The samples in `(end - range, end]`; `end` must not decrease between calls.
+    pub fn at(&mut self, end: i64, range: i64) -> &'a [Sample] {
+        let start = end.saturating_sub(range);
+        let s = self.samples;
+        while self.hi < s.len() && s[self.hi].t <= end {
+            self.hi += 1;
+        }
+        while self.lo < s.len() && s[self.lo].t <= start {
+            self.lo += 1;
+        }
+        if self.lo >= self.hi { &[] } else { &s[self.lo..self.hi] }
+    }
+}
+
 /// Gathers per-step output samples into series, failing like Prometheus when two output samples
 /// of one step share a label set.
 pub(crate) struct Collector {
-    index: HashMap<Labels, usize>,
+    index: HashMap<Labels, usize, ahash::RandomState>,
     out: Vec<StepSeries>,
 }
 
+/// Marks an input series whose output slot is not assigned yet (see `Collector::push_cached`).
+pub(crate) const NO_SLOT: usize = usize::MAX;
+
 impl Collector {
     pub fn new() -> Self {
-        Collector { index: HashMap::new(), out: Vec::new() }
+        Collector { index: HashMap::default(), out: Vec::new() }
+    }
+
+    /// The output series for `labels`, created on first use (first-use order is output order).
+    pub fn slot(&mut self, labels: Labels) -> usize {
+        if let Some(&i) = self.index.get(&labels) {
+            return i;
+        }
+        self.index.insert(labels.clone(), self.out.len());
+        self.out.push(StepSeries { labels, pts: Vec::new() });
+        self.out.len() - 1
+    }
+
+    /// Adds a point to an output series; two points for one label set at one step is
+    /// Prometheus's "same labelset" error.
+    pub fn push_slot(&mut self, slot: usize, step: usize, v: f64) -> Result<()> {
+        let step = step as u32;
+        let s = &mut self.out[slot];
+        if s.pts.last().is_some_and(|p| p.0 == step) {
+            return Err(QueryError::Execution("vector cannot contain metrics with the same labelset".into()));
+        }
+        s.pts.push((step, v));
+        Ok(())
     }
 
     pub fn push(&mut self, step: usize, labels: Labels, v: f64) -> Result<()> {
-        let step = step as u32;
-        match self.index.get(&labels) {
-            Some(&i) => {
-                let s = &mut self.out[i];
-                if s.pts.last().is_some_and(|p| p.0 == step) {
+        let slot = self.slot(labels);
+        self.push_slot(slot, step, v)
+    }
+
+    /// `push` for input series `si` whose output labels never change across steps: the label
+    /// set is built and hashed once per series (`cache[si]`), not once per step.
+    pub fn push_cached(
+        &mut self,
+        cache: &mut [usize],
+        si: usize,
+        labels: impl FnOnce() -> Labels,
+        step: usize,
+        v: f64,
+    ) -> Result<()> {
+        if cache[si] == NO_SLOT {
+            cache[si] = self.slot(labels());
+        }
+        self.push_slot(cache[si], step, v)
+    }
+
+    /// Adds a whole series of points (ascending steps) to the output series for its labels.
+    /// Another input series may already have filled that output series (the same labels after
+    /// dropping `__name__`): that is only an error where both have a point at the same step,
+    /// exactly as when points arrive step by step.
+    pub fn push_series(&mut self, slot: usize, pts: Vec<(u32, f64)>) -> Result<()> {
+        let s = &mut self.out[slot];
+        if s.pts.is_empty() {
+            s.pts = pts;
+            return Ok(());
+        }
+        let mut merged = Vec::with_capacity(s.pts.len() + pts.len());
+        let (mut a, mut b) = (s.pts.iter().peekable(), pts.iter().peekable());
+        loop {
+            match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x.0 == y.0 => {
                     return Err(QueryError::Execution("vector cannot contain metrics with the same labelset".into()));
                 }
-                s.pts.push((step, v));
-            }
-            None => {
-                self.index.insert(labels.clone(), self.out.len());
-                self.out.push(StepSeries { labels, pts: vec![(step, v)] });
+                (Some(x), Some(y)) => {
+                    if x.0 < y.0 {
+                        merged.push(**x);
+                        a.next();
+                    } else {
+                        merged.push(**y);
+                        b.next();
+                    }
+                }
+                (Some(x), None) => {
+                    merged.push(**x);
+                    a.next();
+                }
+                (None, Some(y)) => {
+                    merged.push(**y);
+                    b.next();
+                }
+                (None, None) => break,
             }
         }
+        s.pts = merged;
         Ok(())
     }
 
     pub fn finish(self) -> Vec<StepSeries> {
-        self.out
+        self.out.into_iter().filter(|s| !s.pts.is_empty()).collect()
     }
 }
 
@@ -297,9 +394,10 @@ impl<'a> Evaluator<'a> {
                 Val::Vector(svs) => {
                     let mut c = Collector::new();
                     let steps = self.steps();
+                    let mut slots = vec![NO_SLOT; svs.len()];
                     for (step, samples) in by_step(&svs, steps).into_iter().enumerate() {
                         for (si, v) in samples {
-                            c.push(step, svs[si].labels.without_metric_name(), -v)?;
+                            c.push_cached(&mut slots, si, || svs[si].labels.without_metric_name(), step, -v)?;
                         }
                     }
                     Val::Vector(c.finish())
@@ -395,6 +493,11 @@ impl<'a> Evaluator<'a> {
                 groups.push(g);
             }
         }
+        // One matcher group (no `or`): the storage's answer is already unique and sorted.
+        if groups.len() == 1 {
+            let got = self.storage.select(mint, maxt, &groups[0]).map_err(|e| QueryError::Storage(e.to_string()))?;
+            return self.account(got);
+        }
         let mut out: Vec<Series> = Vec::new();
         let mut seen = HashSet::new();
         for g in groups {
@@ -408,8 +511,13 @@ impl<'a> Evaluator<'a> {
         if seen.len() > 1 {
             out.sort_by(|a, b| a.labels.cmp(&b.labels));
         }
-        self.add_samples(out.iter().map(|s| s.samples.len()).sum())?;
-        Ok(out)
+        self.account(out)
+    }
+
+    /// Counts selected samples against `--query.max-samples`.
+    fn account(&mut self, series: Vec<Series>) -> Result<Vec<Series>> {
+        self.add_samples(series.iter().map(|s| s.samples.len()).sum())?;
+        Ok(series)
     }
 
     /// An instant vector selector over the step grid. With `sample_time`, each value is the
@@ -556,8 +664,7 @@ impl<'a> Evaluator<'a> {
         let steps = self.steps();
         let mut c = Collector::new();
         let drop_name = should_drop_name(op) || return_bool;
-        let dropped: Vec<Labels> =
-            vec.iter().map(|s| if drop_name { s.labels.without_metric_name() } else { s.labels.clone() }).collect();
+        let mut slots = vec![NO_SLOT; vec.len()];
         for (step, samples) in by_step(vec, steps).into_iter().enumerate() {
             let sv = scalar.get(step).copied().unwrap_or(f64::NAN);
             for (si, v) in samples {
@@ -572,7 +679,9 @@ impl<'a> Evaluator<'a> {
                     keep = true;
                 }
                 if keep {
-                    c.push(step, dropped[si].clone(), val)?;
+                    let labels = &vec[si].labels;
+                    let out = || if drop_name { labels.without_metric_name() } else { labels.clone() };
+                    c.push_cached(&mut slots, si, out, step, val)?;
                 }
             }
             if step % 256 == 0 {
@@ -671,6 +780,8 @@ impl<'a> Evaluator<'a> {
         let ls = by_step(lhs, steps);
         let rs = by_step(rhs, steps);
         let mut c = Collector::new();
+        let mut lslots = vec![NO_SLOT; lhs.len()];
+        let mut rslots = vec![NO_SLOT; rhs.len()];
         for step in 0..steps {
             match op {
                 token::T_LAND | token::T_LUNLESS => {
@@ -678,18 +789,18 @@ impl<'a> Evaluator<'a> {
                     let want = op == token::T_LAND;
                     for &(i, v) in &ls[step] {
                         if right.contains(&lsigs[i]) == want {
-                            c.push(step, lhs[i].labels.clone(), v)?;
+                            c.push_cached(&mut lslots, i, || lhs[i].labels.clone(), step, v)?;
                         }
                     }
                 }
                 _ => {
                     let left: HashSet<u64> = ls[step].iter().map(|(i, _)| lsigs[*i]).collect();
                     for &(i, v) in &ls[step] {
-                        c.push(step, lhs[i].labels.clone(), v)?;
+                        c.push_cached(&mut lslots, i, || lhs[i].labels.clone(), step, v)?;
                     }
                     for &(i, v) in &rs[step] {
                         if !left.contains(&rsigs[i]) {
-                            c.push(step, rhs[i].labels.clone(), v)?;
+                            c.push_cached(&mut rslots, i, || rhs[i].labels.clone(), step, v)?;
                         }
                     }
                 }

@@ -9,7 +9,7 @@ use oxeye_model::{AnchoredRegex, Labels, LabelsBuilder, METRIC_NAME, Sample};
 use promql_parser::parser::{Call, Expr};
 
 use crate::aggregate::{kahan_inc, mean};
-use crate::engine::{Collector, Evaluator, RangeData, StepSeries, Val, by_step, exec, window};
+use crate::engine::{Collector, Evaluator, NO_SLOT, RangeData, SlidingWindow, StepSeries, Val, by_step, exec, window};
 use crate::quantile::{Bucket, bucket_quantile, quantile};
 use crate::{QueryError, Result};
 
@@ -84,6 +84,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val> {
                 None => vec![f64::NAN; steps],
             };
             let mut c = Collector::new();
+            let mut slots = vec![NO_SLOT; v.len()];
             for (step, samples) in by_step(&v, steps).into_iter().enumerate() {
                 let (a, b) = (p1[step], p2[step]);
                 if name == "clamp" && b < a {
@@ -100,7 +101,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val> {
                             (x * inv + 0.5).floor() / inv
                         }
                     };
-                    c.push(step, v[si].labels.without_metric_name(), y)?;
+                    c.push_cached(&mut slots, si, || v[si].labels.without_metric_name(), step, y)?;
                 }
             }
             Ok(Val::Vector(c.finish()))
@@ -281,12 +282,13 @@ fn map_values(
     f: impl Fn(f64) -> f64,
 ) -> Result<Vec<StepSeries>> {
     let steps = ev.steps();
-    let labels: Vec<Labels> =
-        input.iter().map(|s| if drop_name { s.labels.without_metric_name() } else { s.labels.clone() }).collect();
+    let mut slots = vec![NO_SLOT; input.len()];
     let mut c = Collector::new();
     for (step, samples) in by_step(input, steps).into_iter().enumerate() {
         for (si, v) in samples {
-            c.push(step, labels[si].clone(), f(v))?;
+            let labels = &input[si].labels;
+            let out = || if drop_name { labels.without_metric_name() } else { labels.clone() };
+            c.push_cached(&mut slots, si, out, step, f(v))?;
         }
     }
     Ok(c.finish())
@@ -552,16 +554,16 @@ fn over_time(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr]) -> Result<Val> 
         }
     }
     let keep_name = name == "last_over_time";
-    let labels: Vec<Labels> =
-        rd.series.iter().map(|s| if keep_name { s.labels.clone() } else { s.labels.without_metric_name() }).collect();
-    let mut c = Collector::new();
-    for step in 0..steps {
-        let ts = ev.step_ts(step);
-        let end = rd.window_end(ts);
-        let p = [
+    // Parameters are validated (and warned about) per step, before and independently of the
+    // series, as Prometheus does.
+    let param_at = |step: usize| {
+        [
             params.first().and_then(|p| p.get(step)).copied().unwrap_or(f64::NAN),
             params.get(1).and_then(|p| p.get(step)).copied().unwrap_or(f64::NAN),
-        ];
+        ]
+    };
+    for step in 0..steps {
+        let p = param_at(step);
         if name == "quantile_over_time" && (p[0].is_nan() || !(0.0..=1.0).contains(&p[0])) {
             ev.warn(format!("PromQL warning: quantile value should be between 0 and 1, got {}", p[0]));
         }
@@ -579,17 +581,36 @@ fn over_time(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr]) -> Result<Val> 
                 )));
             }
         }
-        for (si, s) in rd.series.iter().enumerate() {
-            let w = window(&s.samples, end, rd.range);
+    }
+    // Series-major: each series' samples stay in cache while its whole step grid is computed.
+    let mut c = Collector::new();
+    for (si, s) in rd.series.iter().enumerate() {
+        let mut cursor = SlidingWindow::new(&s.samples);
+        let mut pts: Vec<(u32, f64)> = Vec::new();
+        for step in 0..steps {
+            let ts = ev.step_ts(step);
+            let end = rd.window_end(ts);
+            let w = cursor.at(end, rd.range);
             if w.is_empty() {
                 continue;
             }
-            let win = Window { samples: w, ts, range_start: end - rd.range, range_end: end, range: rd.range, p };
+            let win = Window {
+                samples: w,
+                ts,
+                range_start: end - rd.range,
+                range_end: end,
+                range: rd.range,
+                p: param_at(step),
+            };
             if let Some(v) = range_fn(name, &win) {
-                c.push(step, labels[si].clone(), v)?;
+                pts.push((step as u32, v));
             }
         }
-        if step % 64 == 0 {
+        if !pts.is_empty() {
+            let slot = c.slot(if keep_name { s.labels.clone() } else { s.labels.without_metric_name() });
+            c.push_series(slot, pts)?;
+        }
+        if si % 256 == 0 {
             ev.check_timeout()?;
         }
     }

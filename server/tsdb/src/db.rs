@@ -494,8 +494,11 @@ impl Db {
         Ok(())
     }
 
-    fn query(&self, mint: i64, maxt: i64, ms: &[Matcher], want_samples: bool) -> Result<BTreeMap<Labels, Vec<Sample>>> {
-        let mut out: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+    /// Matching series with their samples in range, sorted by labels, one entry per label set
+    /// (a series present in several blocks and the head is merged by timestamp). Collected
+    /// into a vector and sorted once: cheaper than keeping a sorted map while collecting.
+    fn query(&self, mint: i64, maxt: i64, ms: &[Matcher], want_samples: bool) -> Result<Vec<(Labels, Vec<Sample>)>> {
+        let mut out: Vec<(Labels, Vec<Sample>)> = Vec::new();
         let blocks: Vec<Arc<Block>> = self.blocks.read().iter().filter(|b| b.overlaps(mint, maxt)).cloned().collect();
         for b in &blocks {
             for id in postings_for_matchers(b.as_ref(), ms)? {
@@ -511,20 +514,29 @@ impl Db {
                 if want_samples && samples.is_empty() || !any {
                     continue;
                 }
-                merge_into(out.entry(ls).or_default(), samples);
+                out.push((ls, samples));
             }
         }
         let refs = postings_for_matchers(&self.head.index(), ms)?;
         for r in refs {
             if want_samples {
-                if let Some((ls, samples)) = self.head.series_samples(r, mint, maxt) {
-                    merge_into(out.entry(ls).or_default(), samples);
+                if let Some(entry) = self.head.series_samples(r, mint, maxt) {
+                    out.push(entry);
                 }
             } else if let Some(ls) = self.head.series_labels(r, mint, maxt) {
-                out.entry(ls).or_default();
+                out.push((ls, Vec::new()));
             }
         }
-        Ok(out)
+        // Stable: for one label set, block data (older) stays ahead of head data.
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut merged: Vec<(Labels, Vec<Sample>)> = Vec::with_capacity(out.len());
+        for (ls, samples) in out {
+            match merged.last_mut() {
+                Some((last, acc)) if *last == ls => merge_into(acc, samples),
+                _ => merged.push((ls, samples)),
+            }
+        }
+        Ok(merged)
     }
 
     fn names_and_values(&self, mint: i64, maxt: i64, name: Option<&str>) -> Vec<String> {
@@ -784,7 +796,7 @@ impl Queryable for Db {
     }
 
     fn series(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<Labels>, StorageError> {
-        Ok(self.query(mint, maxt, matchers, false)?.into_keys().collect())
+        Ok(self.query(mint, maxt, matchers, false)?.into_iter().map(|(l, _)| l).collect())
     }
 
     fn label_names(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
@@ -793,8 +805,8 @@ impl Queryable for Db {
         }
         let mut names: Vec<String> = self
             .query(mint, maxt, matchers, false)?
-            .into_keys()
-            .flat_map(|l| l.into_vec().into_iter().map(|l| l.name))
+            .into_iter()
+            .flat_map(|(l, _)| l.into_vec().into_iter().map(|l| l.name))
             .collect();
         names.sort();
         names.dedup();
@@ -813,8 +825,8 @@ impl Queryable for Db {
         }
         let mut values: Vec<String> = self
             .query(mint, maxt, matchers, false)?
-            .into_keys()
-            .map(|l| l.get(name).to_string())
+            .into_iter()
+            .map(|(l, _)| l.get(name).to_string())
             .filter(|v| !v.is_empty())
             .collect();
         values.sort();

@@ -9,8 +9,10 @@ pub struct Query {
     pub expr: String,
 }
 
+/// The dashboard mix, plus `OXEYE_BENCH_EXTRA_QUERIES` ("name=expr;name=expr", for digging
+/// into one figure without touching the mix).
 pub fn mix(first_instance: &str) -> Vec<Query> {
-    vec![
+    let mut v = vec![
         Query { name: "sum by rate", expr: "sum by (code) (rate(bench_http_requests_total[1m]))".into() },
         Query {
             name: "histogram_quantile",
@@ -19,7 +21,14 @@ pub fn mix(first_instance: &str) -> Vec<Query> {
         },
         Query { name: "topk", expr: "topk(10, rate(bench_cpu_seconds_total[1m]))".into() },
         Query { name: "selector", expr: format!("bench_memory_bytes{{instance=\"{first_instance}\"}}") },
-    ]
+    ];
+    if let Ok(extra) = std::env::var("OXEYE_BENCH_EXTRA_QUERIES") {
+        for q in extra.split(';').filter(|q| !q.trim().is_empty()) {
+            let (name, expr) = q.split_once('=').unwrap_or((q, q));
+            v.push(Query { name: Box::leak(name.trim().to_string().into_boxed_str()), expr: expr.trim().to_string() });
+        }
+    }
+    v
 }
 
 #[derive(Clone, Debug, Default)]
