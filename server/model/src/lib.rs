@@ -11,7 +11,7 @@ pub mod sample;
 pub mod storage;
 
 pub use duration::{DurationError, format_duration, parse_duration};
-pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
+pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME, PackedLabels};
 pub use matcher::{AnchoredRegex, MatchOp, Matcher, MatcherError};
 pub use relabel::{Action, NameValidationScheme, RelabelConfig, RelabelError, RelabelRegex, process, process_builder};
 pub use sample::{STALE_NAN, STALE_NAN_BITS, Sample, is_stale_nan};

@@ -50,6 +50,15 @@ pub trait Appender: Send {
     /// metric name.
     fn append(&mut self, cached: Option<SeriesRef>, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, AppendError>;
 
+    /// Adds a sample to the series behind `series_ref`, a ref an earlier append returned,
+    /// without its labels (the scrape loop's hot path). `Ok(false)` means the storage does not
+    /// know the ref (any more): the caller then appends with the labels. The default knows no
+    /// refs.
+    fn append_by_ref(&mut self, series_ref: SeriesRef, t: i64, v: f64) -> Result<bool, AppendError> {
+        let _ = (series_ref, t, v);
+        Ok(false)
+    }
+
     /// Makes the batch visible and durable.
     fn commit(self: Box<Self>) -> Result<(), StorageError>;
 

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use oxeye_model::storage::{AppendError, Appender, SeriesRef};
-use oxeye_model::{Labels, STALE_NAN};
+use oxeye_model::{Labels, PackedLabels, STALE_NAN};
 
 /// Entries unseen for this many scrapes are evicted.
 const EVICT_AFTER_SCRAPES: u64 = 2;
@@ -17,7 +17,9 @@ type Hasher = ahash::RandomState;
 #[derive(Debug)]
 pub(crate) struct CacheEntry {
     pub series_ref: Option<SeriesRef>,
-    pub labels: Labels,
+    /// Packed: the hot path appends by ref and needs the labels only when the storage forgot
+    /// the ref, so the cache pays for the bytes, not for a `Vec` of `String`s per series.
+    pub labels: PackedLabels,
     pub hash: u64,
     /// Scrape iteration this entry was last seen in, and the one before that.
     pub seen: u64,
@@ -58,11 +60,12 @@ pub(crate) struct ScrapeCache {
     prev_ok: u64,
     /// Series a previous loop for the same target wrote (handed over on config reload): stale
     /// unless the first scrape of this loop writes them again.
-    inherited: Vec<(u64, Labels)>,
+    inherited: Vec<(u64, PackedLabels)>,
 }
 
 impl ScrapeCache {
     pub fn with_inherited(inherited: Vec<(u64, Labels)>) -> Self {
+        let inherited = inherited.into_iter().map(|(h, l)| (h, PackedLabels::pack(&l))).collect();
         ScrapeCache { inherited, ..Default::default() }
     }
 
@@ -79,7 +82,14 @@ impl ScrapeCache {
         }
         self.series.insert(
             series.into(),
-            CacheEntry { series_ref, labels, hash, seen: self.iter, prev_seen: 0, track_staleness },
+            CacheEntry {
+                series_ref,
+                labels: PackedLabels::pack(&labels),
+                hash,
+                seen: self.iter,
+                prev_seen: 0,
+                track_staleness,
+            },
         );
     }
 
@@ -156,22 +166,38 @@ impl ScrapeCache {
             .series
             .values()
             .filter(|e| self.prev_ok != 0 && e.seen == self.prev_ok && e.track_staleness)
-            .map(|e| (e.hash, e.labels.clone()))
+            .map(|e| (e.hash, e.labels.unpack()))
             .collect();
-        out.extend(self.inherited.iter().cloned());
+        out.extend(self.inherited.iter().map(|(h, l)| (*h, l.unpack())));
         out
     }
 }
 
-fn stale(app: &mut dyn Appender, r: Option<SeriesRef>, l: &Labels, t: i64, stats: &mut StaleStats) {
-    match app.append(r, l, t, STALE_NAN) {
+/// Appends to a cached series: by ref while the storage knows it, else with the labels.
+pub(crate) fn append_cached(
+    app: &mut dyn Appender,
+    r: Option<SeriesRef>,
+    labels: &PackedLabels,
+    t: i64,
+    v: f64,
+) -> Result<SeriesRef, AppendError> {
+    if let Some(r) = r
+        && app.append_by_ref(r, t, v)?
+    {
+        return Ok(r);
+    }
+    app.append(None, &labels.unpack(), t, v)
+}
+
+fn stale(app: &mut dyn Appender, r: Option<SeriesRef>, l: &PackedLabels, t: i64, stats: &mut StaleStats) {
+    match append_cached(app, r, l, t, STALE_NAN) {
         Ok(_) => stats.written += 1,
         Err(AppendError::OutOfOrder | AppendError::DuplicateSampleForTimestamp | AppendError::OutOfBounds) => {
             stats.rejected += 1
         }
         Err(e) => {
             stats.rejected += 1;
-            tracing::debug!(series = %l, error = %e, "staleness marker not appended");
+            tracing::debug!(series = %l.unpack(), error = %e, "staleness marker not appended");
         }
     }
 }

@@ -367,7 +367,7 @@ impl ScrapeLoop {
                 if sample_limit_hit {
                     continue;
                 }
-                match errs.check(app.append(e.series_ref, &e.labels, ts, s.value)) {
+                match errs.check(crate::cache::append_cached(app, e.series_ref, &e.labels, ts, s.value)) {
                     Ok(Some(r)) => e.series_ref = Some(r),
                     Ok(None) => {}
                     Err(msg) => {

@@ -746,6 +746,25 @@ impl Appender for DbAppender<'_> {
         Err(AppendError::Storage("series vanished during append".into()))
     }
 
+    fn append_by_ref(&mut self, id: SeriesRef, t: i64, v: f64) -> Result<bool, AppendError> {
+        if self.db.closed.load(Ordering::Relaxed) {
+            return Err(AppendError::Storage("the database is closed".into()));
+        }
+        if t < self.db.min_valid_time() {
+            self.db.metrics.out_of_bound.inc();
+            return Err(AppendError::OutOfBounds);
+        }
+        match self.hold(id, t, v) {
+            Some(Ok(true)) => {
+                self.samples.push((id, t, v));
+                Ok(true)
+            }
+            Some(Ok(false)) => Ok(true),
+            Some(Err(e)) => Err(e),
+            None => Ok(false),
+        }
+    }
+
     fn commit(self: Box<Self>) -> Result<(), StorageError> {
         let db = self.db;
         if self.samples.is_empty() {

@@ -404,3 +404,22 @@ fn disk_bytes_per_sample_after_compaction() {
     assert!(blocks.iter().any(|b| b.compaction.level > 1));
     assert!(per <= 1.0, "{per:.3} bytes per sample on disk");
 }
+
+#[test]
+fn append_by_ref_uses_known_refs_and_reports_unknown_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let l = oxeye_model::Labels::from_pairs([("__name__", "by_ref"), ("k", "v")]);
+    let mut app = db.appender();
+    let r = app.append(None, &l, 1_000, 1.0).unwrap();
+    assert!(app.append_by_ref(r, 2_000, 2.0).unwrap(), "a ref from this appender is known");
+    assert!(!app.append_by_ref(r + 1_000_000, 2_000, 2.0).unwrap(), "an unknown ref must say so");
+    app.commit().unwrap();
+    let mut app = db.appender();
+    assert!(matches!(app.append_by_ref(r, 1_500, 9.0), Err(oxeye_model::AppendError::OutOfOrder)));
+    app.rollback();
+    let got =
+        oxeye_model::Queryable::select(&*db, 0, 10_000, &[oxeye_model::Matcher::equal("__name__", "by_ref")]).unwrap();
+    let ts: Vec<i64> = got[0].samples.iter().map(|s| s.t).collect();
+    assert_eq!(ts, vec![1_000, 2_000]);
+}
