@@ -1,8 +1,9 @@
 //! The data model every Oxeye subsystem shares: label sets, samples, label matchers with Go RE2
-//! anchoring, Prometheus durations, relabeling, and the storage traits (`Appender`, `Queryable`)
-//! that decouple scraping and PromQL from the TSDB. It knows nothing about disks, HTTP or PromQL
-//! syntax.
+//! anchoring, Prometheus durations, relabeling, the alert handed from rules to notifier, and the
+//! storage traits (`Appender`, `Queryable`) that decouple scraping and PromQL from the TSDB. It
+//! knows nothing about disks, HTTP or PromQL syntax.
 
+pub mod alert;
 pub mod duration;
 pub mod labels;
 pub mod matcher;
@@ -10,6 +11,7 @@ pub mod relabel;
 pub mod sample;
 pub mod storage;
 
+pub use alert::Alert;
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME, PackedLabels};
 pub use matcher::{AnchoredRegex, MatchOp, Matcher, MatcherError};

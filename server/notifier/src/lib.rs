@@ -1,0 +1,1 @@
+//! oxeye-notifier (being written).

@@ -1,0 +1,1 @@
+//! oxeye-rules (being written).

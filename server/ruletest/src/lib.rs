@@ -1,0 +1,1 @@
+//! oxeye-ruletest (being written).

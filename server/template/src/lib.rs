@@ -1,0 +1,1 @@
+//! oxeye-template (being written).
