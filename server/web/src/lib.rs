@@ -1,5 +1,5 @@
 //! Oxeye's HTTP surface: the Prometheus `/api/v1` JSON API (query, series, labels, targets,
-//! metadata, status), the lifecycle endpoints (`/-/healthy`, `/-/ready`, `/-/reload`, `/-/quit`),
+//! metadata, rules, alerts, status), the lifecycle endpoints (`/-/healthy`, `/-/ready`, `/-/reload`, `/-/quit`),
 //! `/metrics` and a small query UI. It reaches the rest of the server only through the traits in
 //! [`state`], so handlers are tested in process without scraping or a TSDB on disk.
 
@@ -11,7 +11,8 @@ mod ui;
 
 pub use api::ApiError;
 pub use state::{
-    ActiveTarget, ApiState, DroppedTarget, Lifecycle, MetricMetadata, StatusView, TargetMetadata, TargetsView,
+    ActiveTarget, AlertInfo, ApiState, DroppedTarget, Lifecycle, MetricMetadata, RuleGroupInfo, RuleInfo, RuleKind,
+    RulesView, StatusView, TargetMetadata, TargetsView,
 };
 
 use std::sync::Arc;
@@ -48,6 +49,9 @@ fn build(state: Arc<ApiState>, home: Option<String>) -> Router {
         .route("/targets", get(api::targets::targets))
         .route("/targets/metadata", get(api::targets::targets_metadata))
         .route("/metadata", get(api::targets::metadata))
+        .route("/rules", get(api::rules::rules))
+        .route("/alerts", get(api::rules::alerts))
+        .route("/alertmanagers", get(api::rules::alertmanagers))
         .route("/status/buildinfo", get(api::status::buildinfo))
         .route("/status/config", get(api::status::config))
         .route("/status/flags", get(api::status::flags))

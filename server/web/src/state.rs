@@ -74,6 +74,70 @@ pub trait StatusView: Send + Sync {
     fn metrics_text(&self) -> String;
 }
 
+/// The state of one alert as `/api/v1/alerts` and `/api/v1/rules` report it.
+#[derive(Debug, Clone)]
+pub struct AlertInfo {
+    pub labels: Labels,
+    pub annotations: Labels,
+    /// "pending" or "firing".
+    pub state: String,
+    /// Milliseconds since the epoch.
+    pub active_at: Option<i64>,
+    pub keep_firing_since: Option<i64>,
+    pub value: f64,
+}
+
+/// What distinguishes an alerting rule from a recording rule in `/api/v1/rules`.
+#[derive(Debug, Clone)]
+pub enum RuleKind {
+    Recording,
+    Alerting {
+        /// "inactive", "pending" or "firing".
+        state: String,
+        /// The rule's `for`, in seconds.
+        duration_secs: f64,
+        keep_firing_for_secs: f64,
+        annotations: Labels,
+        alerts: Vec<AlertInfo>,
+    },
+}
+
+/// One rule of a group, with its last evaluation.
+#[derive(Debug, Clone)]
+pub struct RuleInfo {
+    pub name: String,
+    pub query: String,
+    pub labels: Labels,
+    /// "ok", "err" or "unknown".
+    pub health: String,
+    pub last_error: Option<String>,
+    pub evaluation_time_secs: f64,
+    /// Milliseconds since the epoch; None before the first evaluation.
+    pub last_evaluation: Option<i64>,
+    pub kind: RuleKind,
+}
+
+/// One rule group, as `/api/v1/rules` reports it.
+#[derive(Debug, Clone)]
+pub struct RuleGroupInfo {
+    pub name: String,
+    pub file: String,
+    pub interval_secs: f64,
+    pub limit: usize,
+    pub rules: Vec<RuleInfo>,
+    pub evaluation_time_secs: f64,
+    pub last_evaluation: Option<i64>,
+}
+
+/// Rules, alerts and the Alertmanagers alerts go to.
+pub trait RulesView: Send + Sync {
+    fn rule_groups(&self) -> Vec<RuleGroupInfo>;
+    /// Every pending or firing alert.
+    fn alerts(&self) -> Vec<AlertInfo>;
+    /// URLs of the active and the dropped Alertmanagers.
+    fn alertmanagers(&self) -> (Vec<String>, Vec<String>);
+}
+
 /// Reload and shutdown, reachable over HTTP only with `--web.enable-lifecycle`.
 pub trait Lifecycle: Send + Sync {
     /// Reloads the configuration; the error says why the new one was refused.
@@ -101,6 +165,8 @@ pub struct ApiState {
     pub query_slots: Semaphore,
     pub targets: Arc<dyn TargetsView>,
     pub status: Arc<dyn StatusView>,
+    /// Rules and alerts; None serves empty lists (as a server without rule files would).
+    pub rules: Option<Arc<dyn RulesView>>,
     /// Present only with `--web.enable-lifecycle`.
     pub lifecycle: Option<Arc<dyn Lifecycle>>,
     pub ready: Arc<AtomicBool>,
@@ -124,6 +190,7 @@ impl ApiState {
             query_slots: Semaphore::new(max_concurrency.max(1)),
             targets,
             status,
+            rules: None,
             lifecycle,
             ready,
             build_info: BuildInfo {
@@ -135,5 +202,11 @@ impl ApiState {
                 go_version: format!("rust{}", option_env!("CARGO_PKG_RUST_VERSION").unwrap_or("")),
             },
         }
+    }
+
+    /// Attaches the rule manager's view.
+    pub fn with_rules(mut self, rules: Arc<dyn RulesView>) -> Self {
+        self.rules = Some(rules);
+        self
     }
 }

@@ -12,7 +12,8 @@ use oxeye_model::storage::memory::MemStorage;
 use oxeye_model::{Appendable, Labels};
 use oxeye_promql::EngineOptions;
 use oxeye_web::{
-    ActiveTarget, ApiState, DroppedTarget, Lifecycle, MetricMetadata, StatusView, TargetMetadata, TargetsView,
+    ActiveTarget, AlertInfo, ApiState, DroppedTarget, Lifecycle, MetricMetadata, RuleGroupInfo, RuleInfo, RuleKind,
+    RulesView, StatusView, TargetMetadata, TargetsView,
 };
 use serde_json::Value;
 use tower::ServiceExt;
@@ -258,4 +259,135 @@ async fn query_timeout_is_prometheus_timeout_error() {
     let (code, v) =
         call(state(EngineOptions::default(), None), get("/api/v1/query?query=up&time=135&timeout=10s")).await;
     assert_eq!(code, StatusCode::OK, "{v}");
+}
+
+struct FakeRules;
+
+fn firing_alert() -> AlertInfo {
+    AlertInfo {
+        labels: Labels::from_pairs([("alertname", "Down"), ("instance", "a")]),
+        annotations: Labels::from_pairs([("summary", "a is down")]),
+        state: "firing".into(),
+        active_at: Some(1_700_000_000_500),
+        keep_firing_since: None,
+        value: 25.0,
+    }
+}
+
+impl RulesView for FakeRules {
+    fn rule_groups(&self) -> Vec<RuleGroupInfo> {
+        let recording = RuleInfo {
+            name: "job:up:sum".into(),
+            query: "sum by (job) (up)".into(),
+            labels: Labels::empty(),
+            health: "ok".into(),
+            last_error: None,
+            evaluation_time_secs: 0.001,
+            last_evaluation: Some(1_700_000_000_000),
+            kind: RuleKind::Recording,
+        };
+        let alerting = RuleInfo {
+            name: "Down".into(),
+            query: "up == 0".into(),
+            labels: Labels::from_pairs([("severity", "page")]),
+            health: "err".into(),
+            last_error: Some("boom".into()),
+            evaluation_time_secs: 0.002,
+            last_evaluation: None,
+            kind: RuleKind::Alerting {
+                state: "firing".into(),
+                duration_secs: 300.0,
+                keep_firing_for_secs: 0.0,
+                annotations: Labels::from_pairs([("summary", "{{ $labels.instance }} is down")]),
+                alerts: vec![firing_alert()],
+            },
+        };
+        vec![
+            RuleGroupInfo {
+                name: "g1".into(),
+                file: "/rules/a.yml".into(),
+                interval_secs: 15.0,
+                limit: 0,
+                rules: vec![recording, alerting],
+                evaluation_time_secs: 0.003,
+                last_evaluation: Some(1_700_000_000_000),
+            },
+            RuleGroupInfo {
+                name: "empty".into(),
+                file: "/rules/b.yml".into(),
+                interval_secs: 60.0,
+                limit: 0,
+                rules: vec![],
+                evaluation_time_secs: 0.0,
+                last_evaluation: None,
+            },
+        ]
+    }
+    fn alerts(&self) -> Vec<AlertInfo> {
+        vec![firing_alert()]
+    }
+    fn alertmanagers(&self) -> (Vec<String>, Vec<String>) {
+        (vec!["http://am:9093/api/v2/alerts".into()], vec![])
+    }
+}
+
+fn rules_state() -> Arc<ApiState> {
+    let st = state(EngineOptions::default(), None);
+    let st = Arc::into_inner(st).unwrap();
+    Arc::new(st.with_rules(Arc::new(FakeRules)))
+}
+
+#[tokio::test]
+async fn rules_endpoint_shape_and_filters() {
+    let (code, v) = call(rules_state(), get("/api/v1/rules")).await;
+    assert_eq!(code, StatusCode::OK, "{v}");
+    let groups = v["data"]["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "a group without rules is left out: {v}");
+    assert_eq!(groups[0]["interval"], 15.0);
+    assert_eq!(groups[0]["lastEvaluation"], "2023-11-14T22:13:20Z");
+    let rules = groups[0]["rules"].as_array().unwrap();
+    assert_eq!(rules[0]["type"], "recording");
+    assert!(rules[0].get("lastError").is_none());
+    assert_eq!(rules[1]["type"], "alerting");
+    assert_eq!(rules[1]["duration"], 300.0);
+    assert_eq!(rules[1]["lastError"], "boom");
+    assert_eq!(rules[1]["lastEvaluation"], "0001-01-01T00:00:00Z");
+    assert_eq!(rules[1]["alerts"][0]["value"], "2.5e+01");
+    assert_eq!(rules[1]["alerts"][0]["activeAt"], "2023-11-14T22:13:20.500Z");
+
+    let (_, v) = call(rules_state(), get("/api/v1/rules?type=record")).await;
+    let rules = v["data"]["groups"][0]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0]["name"], "job:up:sum");
+
+    let (_, v) = call(rules_state(), get("/api/v1/rules?type=alert&exclude_alerts=true")).await;
+    let rules = v["data"]["groups"][0]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1);
+    assert!(rules[0].get("alerts").is_none());
+
+    let (_, v) = call(rules_state(), get("/api/v1/rules?rule_group[]=nope")).await;
+    assert_eq!(v["data"]["groups"].as_array().unwrap().len(), 0);
+
+    let (_, v) = call(rules_state(), get("/api/v1/rules?match[]=%7Bseverity%3D%22page%22%7D")).await;
+    let rules = v["data"]["groups"][0]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0]["name"], "Down");
+
+    let (code, v) = call(rules_state(), get("/api/v1/rules?type=bogus")).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(v["errorType"], "bad_data");
+}
+
+#[tokio::test]
+async fn alerts_and_alertmanagers_endpoints() {
+    let (code, v) = call(rules_state(), get("/api/v1/alerts")).await;
+    assert_eq!(code, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["alerts"][0]["labels"]["alertname"], "Down");
+    assert_eq!(v["data"]["alerts"][0]["state"], "firing");
+    let (_, v) = call(rules_state(), get("/api/v1/alertmanagers")).await;
+    assert_eq!(v["data"]["activeAlertmanagers"][0]["url"], "http://am:9093/api/v2/alerts");
+    assert_eq!(v["data"]["droppedAlertmanagers"].as_array().unwrap().len(), 0);
+    // Without a rule manager the lists are empty, not missing.
+    let (_, v) = call(state(EngineOptions::default(), None), get("/api/v1/alerts")).await;
+    assert_eq!(v["data"]["alerts"].as_array().unwrap().len(), 0);
 }

@@ -3,6 +3,7 @@
 
 pub mod lifecycle;
 pub mod query;
+pub mod rules;
 pub mod series;
 pub mod status;
 pub mod targets;
