@@ -1,7 +1,7 @@
 //! `oxeye check config`: what `promtool check config` does, with its output lines. Beyond
 //! loading, it checks that referenced files exist (rule files named without a glob, credential
 //! and client certificate files) and that file SD files matched by the globs parse as target
-//! groups. Rule file contents are not checked yet.
+//! groups (for scrape jobs and Alertmanagers). Rule file contents are not checked yet.
 
 use std::path::Path;
 
@@ -92,6 +92,16 @@ fn check_references(cfg: &Config) -> Result<Vec<String>, String> {
                 let files = glob_files(pattern).map_err(|e| format!("invalid file SD pattern {pattern:?}: {e}"))?;
                 for f in files {
                     check_sd_file(&f).map_err(|e| format!("checking SD file {pattern:?} (job {job:?}): {e}"))?;
+                }
+            }
+        }
+    }
+    for (i, am) in cfg.alerting.alertmanagers.iter().enumerate() {
+        for fc in &am.file_sd_configs {
+            for pattern in &fc.files {
+                let files = glob_files(pattern).map_err(|e| format!("invalid file SD pattern {pattern:?}: {e}"))?;
+                for f in files {
+                    check_sd_file(&f).map_err(|e| format!("checking SD file {pattern:?} (alertmanagers[{i}]): {e}"))?;
                 }
             }
         }

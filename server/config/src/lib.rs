@@ -4,6 +4,7 @@
 //! name, distinctly from unknown fields. It knows nothing about scraping, storage or HTTP
 //! serving: consumers read a fully resolved [`Config`].
 
+mod alerting;
 mod check;
 mod error;
 mod global;
@@ -16,6 +17,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use alerting::{
+    AlertingConfig, AlertmanagerConfig, DEFAULT_ALERTMANAGER_TIMEOUT, SUPPORTED_ALERTMANAGER_API_VERSIONS,
+};
 pub use check::{CheckReport, check};
 pub use error::{ConfigError, ConfigErrorDetail, ErrorKind, Result};
 pub use global::{
@@ -53,13 +57,15 @@ with_unsupported_fields! {
     pub struct Config {
         #[serde(deserialize_with = "null_as_default")]
         pub global: GlobalConfig,
+        #[serde(deserialize_with = "null_as_default", skip_serializing_if = "AlertingConfig::is_empty")]
+        pub alerting: AlertingConfig,
         /// Globs of rule files (absolute after `load_file`).
         #[serde(deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
         pub rule_files: Vec<String>,
         #[serde(deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
         pub scrape_configs: Vec<ScrapeConfig>,
     }
-    unsupported: [runtime, alerting, scrape_config_files, storage, tracing, remote_write, remote_read, otlp]
+    unsupported: [runtime, scrape_config_files, storage, tracing, remote_write, remote_read, otlp]
 }
 
 /// An empty block (`global:`) means the defaults, as with Go's yaml.v2.
@@ -117,6 +123,7 @@ impl Config {
             }
             seen.push(&sc.job_name);
         }
+        self.alerting.resolve(self.global.name_validation_scheme())?;
         Ok(())
     }
 
@@ -126,6 +133,7 @@ impl Config {
         for rf in &mut self.rule_files {
             join_dir(dir, rf);
         }
+        self.alerting.set_directory(dir);
         for sc in &mut self.scrape_configs {
             sc.set_directory(dir);
         }

@@ -306,23 +306,7 @@ impl ScrapeConfig {
                 }
             }
         }
-        for (i, fc) in self.file_sd_configs.iter().enumerate() {
-            let fpath = format!("{path}.file_sd_configs[{i}]");
-            if fc.files.is_empty() {
-                return Err(Issue::invalid(
-                    &fpath,
-                    "file service discovery config must contain at least one path name",
-                ));
-            }
-            for (j, f) in fc.files.iter().enumerate() {
-                if !is_valid_file_sd_name(f) {
-                    return Err(Issue::invalid(
-                        format!("{fpath}.files[{j}]"),
-                        format!("path name {f:?} is not valid for file discovery"),
-                    ));
-                }
-            }
-        }
+        check_file_sd_configs(&self.file_sd_configs, path)?;
 
         if self.scrape_interval.is_zero() {
             self.scrape_interval = global.scrape_interval;
@@ -410,17 +394,7 @@ impl ScrapeConfig {
             }
         }
 
-        for (i, sc) in self.static_configs.iter().enumerate() {
-            for name in sc.labels.keys() {
-                // Target group labels are parsed before any scheme applies: UTF-8 rules.
-                if !NameValidationScheme::Utf8.is_valid_label_name(name) {
-                    return Err(Issue::invalid(
-                        format!("{path}.static_configs[{i}].labels"),
-                        format!("{name:?} is not a valid label name"),
-                    ));
-                }
-            }
-        }
+        check_target_labels(&self.static_configs, path)?;
         for (list, field) in [
             (&mut self.relabel_configs, "relabel_configs"),
             (&mut self.metric_relabel_configs, "metric_relabel_configs"),
@@ -441,6 +415,41 @@ impl ScrapeConfig {
             }
         }
     }
+}
+
+/// The label names of `static_configs` groups (in the block at `path`). They are parsed before
+/// any scheme applies, so UTF-8 rules hold.
+pub(crate) fn check_target_labels(static_configs: &[StaticConfig], path: &str) -> Result<(), Issue> {
+    for (i, sc) in static_configs.iter().enumerate() {
+        for name in sc.labels.keys() {
+            if !NameValidationScheme::Utf8.is_valid_label_name(name) {
+                return Err(Issue::invalid(
+                    format!("{path}.static_configs[{i}].labels"),
+                    format!("{name:?} is not a valid label name"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `file.SDConfig.UnmarshalYAML`: at least one file, each a valid glob of a YAML or JSON file.
+pub(crate) fn check_file_sd_configs(file_sd_configs: &[FileSdConfig], path: &str) -> Result<(), Issue> {
+    for (i, fc) in file_sd_configs.iter().enumerate() {
+        let fpath = format!("{path}.file_sd_configs[{i}]");
+        if fc.files.is_empty() {
+            return Err(Issue::invalid(&fpath, "file service discovery config must contain at least one path name"));
+        }
+        for (j, f) in fc.files.iter().enumerate() {
+            if !is_valid_file_sd_name(f) {
+                return Err(Issue::invalid(
+                    format!("{fpath}.files[{j}]"),
+                    format!("path name {f:?} is not valid for file discovery"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn inherit(v: &mut u64, global: u64) {

@@ -160,12 +160,7 @@ fn unsupported_fields_are_reported_as_such() {
         "field remote_write (in the top level) is not supported by Oxeye yet",
         None,
     );
-    assert_err(
-        "alerting:\n  alertmanagers: []\n",
-        1,
-        "field alerting (in the top level) is not supported by Oxeye yet",
-        None,
-    );
+    assert_err("storage:\n  tsdb: {}\n", 1, "field storage (in the top level) is not supported by Oxeye yet", None);
     assert_err(
         "scrape_configs:\n  - job_name: a\n    tls_config:\n      server_name: x\n",
         4,
@@ -501,4 +496,149 @@ fn no_input_panics_truncated_or_mangled() {
         }
     }
     assert!(errors > 0, "some mangled inputs must be rejected");
+}
+
+#[test]
+fn alerting_defaults() {
+    let c = load_str("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['am:9093']\n", "t.yml")
+        .unwrap();
+    let am = &c.alerting.alertmanagers[0];
+    assert_eq!(am.scheme, "http");
+    assert_eq!(am.api_version, "v2");
+    assert_eq!(am.path_prefix, "");
+    assert_eq!(am.timeout, secs(10));
+    assert!(am.http_client.follow_redirects && am.http_client.enable_http2);
+    assert_eq!(am.static_configs[0].targets, ["am:9093"]);
+    // Empty and absent blocks mean no Alertmanagers.
+    for src in ["", "alerting:\n", "alerting: {}\n", "alerting:\n  alertmanagers:\n"] {
+        assert!(load_str(src, "t.yml").unwrap().alerting.is_empty(), "{src:?}");
+    }
+}
+
+#[test]
+fn alerting_relabel_rules_and_per_alertmanager_alert_relabeling() {
+    let c = load_str(
+        "global:\n  metric_name_validation_scheme: legacy\nalerting:\n  alert_relabel_configs:\n    - regex: replica\n      action: labeldrop\n  alertmanagers:\n    - bearer_token: t\n      alert_relabel_configs:\n        - source_labels: [severity]\n          regex: debug\n          action: drop\n      relabel_configs:\n        - target_label: __alerts_path__\n          replacement: /x\n",
+        "t.yml",
+    )
+    .unwrap();
+    assert_eq!(c.alerting.alert_relabel_configs.len(), 1);
+    let am = &c.alerting.alertmanagers[0];
+    assert_eq!(am.alert_relabel_configs[0].source_labels, ["severity"]);
+    assert_eq!(am.relabel_configs[0].target_label, "__alerts_path__");
+    // bearer_token moves into authorization, as for scrape configs.
+    assert_eq!(am.http_client.authorization.as_ref().unwrap().credentials.expose(), "t");
+    // The global legacy scheme applies to alerting relabel rules.
+    assert_err(
+        "global:\n  metric_name_validation_scheme: legacy\nalerting:\n  alert_relabel_configs:\n    - target_label: a-b\n",
+        5,
+        "\"a-b\" is invalid 'target_label' for replace action",
+        None,
+    );
+    assert_err(
+        "alerting:\n  alertmanagers:\n    - alert_relabel_configs:\n        - action: hashmod\n          target_label: x\n",
+        4,
+        "relabel configuration for hashmod requires non-zero modulus",
+        None,
+    );
+}
+
+#[test]
+fn alerting_errors_name_the_field_and_line() {
+    // Prometheus 3.x removed the v1 API; its message lists the supported versions.
+    assert_err(
+        "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [a]\n      api_version: v1\n",
+        5,
+        "expected Alertmanager api version to be one of [v2] but got v1",
+        None,
+    );
+    assert_err(
+        "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['http://am:9093']\n",
+        4,
+        "\"http://am:9093\" is not a valid hostname",
+        None,
+    );
+    assert_err("alerting:\n  alertmanagers:\n    - scheme: ftp\n", 3, "invalid scheme: \"ftp\"", None);
+    assert_err(
+        "alerting:\n  alertmanagers:\n    - timout: 1s\n",
+        3,
+        "field timout not found in alerting.alertmanagers[0]",
+        None,
+    );
+    assert_err("alerting:\n  alert_relabels: []\n", 2, "field alert_relabels not found in alerting", None);
+    assert_err(
+        "alerting:\n  alertmanagers:\n    - file_sd_configs:\n        - files: [am.txt]\n",
+        4,
+        "path name \"am.txt\" is not valid for file discovery",
+        None,
+    );
+    assert_err(
+        "alerting:\n  alertmanagers:\n    - basic_auth: {username: u}\n      authorization: {credentials: c}\n",
+        4,
+        "at most one of basic_auth, oauth2 & authorization must be configured",
+        None,
+    );
+    assert_err("alerting:\n  alertmanagers:\n    - timeout: 5x\n", 3, "not a valid duration string: \"5x\"", None);
+}
+
+#[test]
+fn alerting_unsupported_fields_are_reported_as_such() {
+    for (field, line) in [
+        ("kubernetes_sd_configs: []", 4),
+        ("dns_sd_configs: []", 4),
+        ("consul_sd_configs: []", 4),
+        ("sigv4: {region: x}", 4),
+        ("proxy_url: http://p", 4),
+        ("oauth2: {client_id: x}", 4),
+    ] {
+        let name = field.split(':').next().unwrap();
+        assert_err(
+            &format!("alerting:\n  alertmanagers:\n    - static_configs: []\n    - {field}\n"),
+            line,
+            &format!("field {name} (in alerting.alertmanagers[1]) is not supported by Oxeye yet"),
+            None,
+        );
+    }
+    assert_err(
+        "alerting:\n  alertmanagers:\n    - tls_config:\n        ca_ref: x\n",
+        4,
+        "field ca_ref (in alerting.alertmanagers[0].tls_config) is not supported by Oxeye yet",
+        None,
+    );
+}
+
+#[test]
+fn alerting_paths_resolve_and_round_trip() {
+    let c = load_file(realistic()).unwrap();
+    let dir = realistic().parent().unwrap();
+    let under = |p: &str| dir.join(p).to_string_lossy().into_owned();
+    let ams = &c.alerting.alertmanagers;
+    assert_eq!(ams.len(), 2);
+    assert_eq!((ams[0].scheme.as_str(), ams[0].path_prefix.as_str(), ams[0].timeout), ("https", "/am", secs(5)));
+    let ba = ams[0].http_client.basic_auth.as_ref().unwrap();
+    assert_eq!(ba.password_file, under("secrets/pushgateway-password"));
+    assert_eq!(ams[0].http_client.tls_config.ca_file, under("secrets/ca.pem"));
+    assert_eq!(ams[1].file_sd_configs[0].files, [under("targets/alertmanagers-*.json")]);
+    assert_eq!(ams[1].file_sd_configs[0].refresh_interval, secs(300));
+    assert_eq!(ams[1].alert_relabel_configs.len(), 1);
+    let yaml = c.to_yaml();
+    assert!(yaml.contains("alerting:\n  alert_relabel_configs:"), "{yaml}");
+    assert!(yaml.contains("api_version: v2"), "{yaml}");
+    assert!(yaml.contains("path_prefix: /am"), "{yaml}");
+    let again = load_str(&yaml, "rendered").unwrap();
+    assert_eq!(again.alerting, c.alerting);
+}
+
+#[test]
+fn check_reads_alertmanager_sd_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("p.yml");
+    std::fs::write(&cfg, "alerting:\n  alertmanagers:\n    - file_sd_configs:\n        - files: ['am/*.json']\n")
+        .unwrap();
+    std::fs::create_dir(dir.path().join("am")).unwrap();
+    std::fs::write(dir.path().join("am/good.json"), r#"[{"targets": ["am:9093"]}]"#).unwrap();
+    assert!(check(&cfg).is_success());
+    std::fs::write(dir.path().join("am/bad.json"), r#"[{"targets": ["http://am:9093/"]}]"#).unwrap();
+    let r = check(&cfg);
+    assert!(r.stderr[0].contains("checking SD file") && r.stderr[0].contains("alertmanagers[0]"), "{:?}", r.stderr);
 }

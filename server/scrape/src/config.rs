@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use oxeye_config::{Config, ScrapeConfig};
+use oxeye_config::{Config, HttpClientConfig, ScrapeConfig};
 use oxeye_textparse::Format;
 
 use crate::discovery::{FileSdConfig, JobDiscovery, TargetGroup};
@@ -55,9 +55,13 @@ fn path(s: &str) -> Option<PathBuf> {
     (!s.is_empty()).then(|| PathBuf::from(s))
 }
 
-/// One scrape config as a `ScrapeJob`.
-pub fn scrape_job(sc: &ScrapeConfig) -> ScrapeJob {
-    let hc = &sc.http_client;
+/// The authentication and TLS settings of an HTTP client block, for scrape jobs and for other
+/// clients configured the same way (the notifier's Alertmanager configs). `owner` names the job
+/// or block in logs.
+pub fn http_client_settings(
+    hc: &HttpClientConfig,
+    owner: &str,
+) -> (Option<BasicAuth>, Option<Authorization>, TlsSettings) {
     let basic_auth = hc.basic_auth.as_ref().map(|b| {
         let username = if b.username_file.is_empty() {
             b.username.clone()
@@ -65,7 +69,7 @@ pub fn scrape_job(sc: &ScrapeConfig) -> ScrapeJob {
             match std::fs::read_to_string(&b.username_file) {
                 Ok(u) => u.trim().to_string(),
                 Err(e) => {
-                    tracing::error!(job = %sc.job_name, file = %b.username_file, error = %e, "reading basic_auth username_file");
+                    tracing::error!(job = %owner, file = %b.username_file, error = %e, "reading basic_auth username_file");
                     String::new()
                 }
             }
@@ -109,6 +113,13 @@ pub fn scrape_job(sc: &ScrapeConfig) -> ScrapeJob {
         max_version: t.max_version.map(tls_version),
         insecure_skip_verify: t.insecure_skip_verify,
     };
+    (basic_auth, authorization, tls)
+}
+
+/// One scrape config as a `ScrapeJob`.
+pub fn scrape_job(sc: &ScrapeConfig) -> ScrapeJob {
+    let hc = &sc.http_client;
+    let (basic_auth, authorization, tls) = http_client_settings(hc, &sc.job_name);
     let static_groups = sc
         .static_configs
         .iter()

@@ -17,7 +17,7 @@ mod pool;
 mod scrape_loop;
 pub mod target;
 
-pub use client::BODY_SIZE_LIMIT_ERROR;
+pub use client::{BODY_SIZE_LIMIT_ERROR, build_client};
 pub use discovery::{DiscoveryManager, FileSdConfig, JobDiscovery, TargetGroup, TargetSets};
 pub use error::{Error, Result};
 pub use job::{Authorization, BasicAuth, ScrapeJob, Secret, TlsSettings};
