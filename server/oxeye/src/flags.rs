@@ -65,6 +65,28 @@ pub struct Flags {
     #[arg(long = "query.max-concurrency", default_value_t = 20)]
     pub query_max_concurrency: usize,
 
+    /// Max time to tolerate a Prometheus outage for restoring the "for" state of alerts.
+    #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h")]
+    pub for_outage_tolerance: String,
+
+    /// Minimum duration between alert and restored "for" state, maintained only for alerts
+    /// with a configured "for" time greater than the grace period.
+    #[arg(long = "rules.alert.for-grace-period", default_value = "10m")]
+    pub for_grace_period: String,
+
+    /// Minimum amount of time to wait before resending an alert to Alertmanager.
+    #[arg(long = "rules.alert.resend-delay", default_value = "1m")]
+    pub resend_delay: String,
+
+    /// The capacity of the queue for pending Alertmanager notifications.
+    #[arg(long = "alertmanager.notification-queue-capacity", default_value_t = 10_000)]
+    pub notification_queue_capacity: usize,
+
+    /// Send any outstanding Alertmanager notifications when shutting down. If false, any
+    /// outstanding Alertmanager notifications will be lost when shutting down.
+    #[arg(long = "alertmanager.drain-notification-queue-on-shutdown", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub drain_notification_queue: bool,
+
     /// Only log messages with the given severity or above.
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
@@ -109,6 +131,17 @@ pub enum CheckCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Check if the rule files are valid (like `promtool check rules`).
+    Rules {
+        /// Linting checks to apply: "duplicate-rules" (the default) or "none".
+        #[arg(long = "lint", default_value = "duplicate-rules")]
+        lint: String,
+        /// Make lint errors exit with exit code 3.
+        #[arg(long = "lint-fatal", default_value_t = false)]
+        lint_fatal: bool,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,6 +150,17 @@ pub enum TestCommand {
     Promql {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Run unit tests for rules (`promtool test rules` files).
+    Rules {
+        /// Only run the test groups whose name matches this regular expression.
+        #[arg(long = "run")]
+        run: Vec<String>,
+        /// Print the difference between expected and actual alerts and samples.
+        #[arg(long = "diff", default_value_t = false)]
+        diff: bool,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -138,6 +182,11 @@ impl Flags {
         m.insert("query.timeout".into(), self.query_timeout.clone());
         m.insert("query.max-samples".into(), self.query_max_samples.to_string());
         m.insert("query.max-concurrency".into(), self.query_max_concurrency.to_string());
+        m.insert("rules.alert.for-outage-tolerance".into(), self.for_outage_tolerance.clone());
+        m.insert("rules.alert.for-grace-period".into(), self.for_grace_period.clone());
+        m.insert("rules.alert.resend-delay".into(), self.resend_delay.clone());
+        m.insert("alertmanager.notification-queue-capacity".into(), self.notification_queue_capacity.to_string());
+        m.insert("alertmanager.drain-notification-queue-on-shutdown".into(), self.drain_notification_queue.to_string());
         m.insert("log.level".into(), format!("{:?}", self.log_level).to_lowercase());
         m.insert("log.format".into(), format!("{:?}", self.log_format).to_lowercase());
         m
@@ -213,6 +262,17 @@ mod tests {
         assert!(f.enable_lifecycle);
         assert_eq!(f.query_max_samples, 10);
         assert_eq!(f.log_format, LogFormat::Json);
+        let f = Flags::try_parse_from([
+            "oxeye",
+            "--rules.alert.resend-delay=10s",
+            "--alertmanager.notification-queue-capacity=5",
+            "--alertmanager.drain-notification-queue-on-shutdown=false",
+        ])
+        .unwrap();
+        assert_eq!(f.resend_delay, "10s");
+        assert_eq!(f.notification_queue_capacity, 5);
+        assert!(!f.drain_notification_queue);
+        assert!(Flags::try_parse_from(["oxeye"]).unwrap().drain_notification_queue);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Server assembly: loads the configuration, opens the TSDB, starts discovery and scraping,
-//! serves the HTTP API, and handles reloads (SIGHUP, `POST /-/reload`) and shutdown. A config
-//! that fails to load or apply never replaces the running one.
+//! Server assembly: loads the configuration, opens the TSDB, starts discovery, scraping, rule
+//! evaluation and the notifier, serves the HTTP API, and handles reloads (SIGHUP,
+//! `POST /-/reload`) and shutdown. A config that fails to load or apply never replaces the
+//! running one.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use parking_lot::RwLock;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -17,11 +18,14 @@ use tokio::sync::Notify;
 
 use oxeye_config::Config;
 use oxeye_model::{Labels, Matcher, Queryable, Series, StorageError};
-use oxeye_promql::EngineOptions;
+use oxeye_notifier::{Notifier, NotifierOptions};
+use oxeye_promql::{Engine, EngineOptions};
+use oxeye_rules::{ManagerOptions, RuleManager};
 use oxeye_scrape::{DiscoveryManager, ScrapeManager, ScrapeOptions};
 use oxeye_tsdb::Db;
 use oxeye_web::{
-    ActiveTarget, ApiState, DroppedTarget, Lifecycle, MetricMetadata, StatusView, TargetMetadata, TargetsView,
+    ActiveTarget, AlertInfo, ApiState, DroppedTarget, Lifecycle, MetricMetadata, RuleGroupInfo, RuleInfo, RuleKind,
+    RulesView, StatusView, TargetMetadata, TargetsView,
 };
 
 use crate::flags::{DEFAULT_CONFIG_FILE, Flags, LogFormat, LogLevel, parse_bytes};
@@ -120,6 +124,8 @@ struct Server {
     storage: Arc<ReadyStorage>,
     scrape: Arc<ScrapeManager>,
     discovery: Arc<DiscoveryManager>,
+    rules: Arc<RuleManager>,
+    notifier: Arc<Notifier>,
     runtime: tokio::runtime::Handle,
     registry: RwLock<Registry>,
     retention_desc: String,
@@ -132,7 +138,8 @@ impl Server {
     /// Must run outside the async runtime's worker threads (it blocks on the apply).
     fn reload(&self) -> Result<(), String> {
         let result = self.source.load(self.listen_port).map_err(|e| format!("{e:#}")).and_then(|cfg| {
-            check_supported(&cfg).map_err(|e| format!("{e:#}"))?;
+            let _enter = self.runtime.enter();
+            apply_rules_and_notifier(&self.rules, &self.notifier, &cfg).map_err(|e| format!("{e:#}"))?;
             self.runtime.block_on(apply_config(&self.scrape, &self.discovery, &cfg)).map_err(|e| format!("{e:#}"))?;
             *self.config.write() = Arc::new(cfg);
             Ok(())
@@ -165,13 +172,27 @@ async fn apply_config(scrape: &ScrapeManager, discovery: &DiscoveryManager, cfg:
     Ok(())
 }
 
-/// Rejects configuration sections that parse but that this version cannot act on, so they are
-/// never silently ignored.
-fn check_supported(cfg: &Config) -> anyhow::Result<()> {
-    if !cfg.rule_files.is_empty() {
-        bail!("rule_files: recording and alerting rules are not supported by Oxeye yet");
-    }
+/// Loads the rule files and the alerting section. Rules go first: a bad rule file fails the
+/// reload before anything else changes, and the rule manager keeps its running groups.
+/// Needs to run inside the runtime context (both spawn tasks).
+fn apply_rules_and_notifier(rules: &RuleManager, notifier: &Notifier, cfg: &Config) -> anyhow::Result<()> {
+    rules
+        .update(cfg.global.evaluation_interval.0, &cfg.rule_files, cfg.global.external_labels())
+        .map_err(|e| anyhow::anyhow!("error loading rules, previous rule set restored:\n{e}"))?;
+    notifier.apply_config(cfg).map_err(|e| anyhow::anyhow!("error applying the alerting configuration: {e}"))?;
     Ok(())
+}
+
+/// The URL Oxeye is reachable under, as Prometheus computes it: `--web.external-url`, else
+/// `http://<hostname>:<port>/`, with the path's trailing slash removed. Alert generator URLs and
+/// the `$externalURL` template variable use it.
+fn external_url(flags: &Flags, listen: SocketAddr) -> String {
+    let raw = flags.external_url.clone().unwrap_or_else(|| {
+        let host = hostname();
+        let host = if host.is_empty() { "localhost".to_string() } else { host };
+        format!("http://{host}:{}/", listen.port())
+    });
+    raw.trim_end_matches('/').to_string()
 }
 
 pub async fn run(flags: Flags) -> anyhow::Result<()> {
@@ -205,7 +226,6 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
 
     let source = ConfigSource::from_flags(&flags);
     let config = source.load(listen.port()).context("error loading config")?;
-    check_supported(&config)?;
     tracing::info!(source = ?source, "loaded configuration");
 
     let mut registry = Registry::default();
@@ -246,6 +266,24 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let discovery = Arc::new(DiscoveryManager::new());
     discovery.register_metrics(&mut registry);
 
+    let notifier = Arc::new(Notifier::new(NotifierOptions {
+        queue_capacity: flags.notification_queue_capacity,
+        drain_on_shutdown: flags.drain_notification_queue,
+    }));
+    notifier.register_metrics(&mut registry);
+    let notify_target = notifier.clone();
+    let rules = Arc::new(RuleManager::new(ManagerOptions {
+        engine: Arc::new(Engine::new(engine_options.clone())),
+        queryable: storage.clone(),
+        appendable: db.clone(),
+        notify: Arc::new(move |alerts| notify_target.send(alerts)),
+        external_url: external_url(&flags, listen),
+        outage_tolerance: parse_flag_duration("rules.alert.for-outage-tolerance", &flags.for_outage_tolerance)?,
+        for_grace_period: parse_flag_duration("rules.alert.for-grace-period", &flags.for_grace_period)?,
+        resend_delay: parse_flag_duration("rules.alert.resend-delay", &flags.resend_delay)?,
+    }));
+    rules.register_metrics(&mut registry);
+
     let server = Arc::new(Server {
         flags: flags.as_map(),
         source,
@@ -258,11 +296,15 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         storage: storage.clone(),
         scrape: scrape.clone(),
         discovery: discovery.clone(),
+        rules: rules.clone(),
+        notifier: notifier.clone(),
         runtime: tokio::runtime::Handle::current(),
         registry: RwLock::new(registry),
         retention_desc,
         shutdown: Notify::new(),
     });
+    apply_rules_and_notifier(&rules, &notifier, &config).context("applying the configuration")?;
+    tokio::spawn(notifier.clone().run());
     apply_config(&scrape, &discovery, &config).await.context("applying the configuration")?;
     let scrape_runner = scrape.clone();
     let targets_rx = discovery.subscribe();
@@ -272,15 +314,18 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
 
     let lifecycle: Option<Arc<dyn Lifecycle>> =
         if flags.enable_lifecycle { Some(Arc::new(LifecycleHandle(server.clone()))) } else { None };
-    let api = Arc::new(ApiState::new(
-        storage.clone(),
-        engine_options,
-        flags.query_max_concurrency,
-        Arc::new(TargetsHandle(scrape.clone())),
-        Arc::new(StatusHandle(server.clone())),
-        lifecycle,
-        ready.clone(),
-    ));
+    let api = Arc::new(
+        ApiState::new(
+            storage.clone(),
+            engine_options,
+            flags.query_max_concurrency,
+            Arc::new(TargetsHandle(scrape.clone())),
+            Arc::new(StatusHandle(server.clone())),
+            lifecycle,
+            ready.clone(),
+        )
+        .with_rules(Arc::new(RulesHandle { rules: rules.clone(), notifier: notifier.clone() })),
+    );
     let prefix = flags.route_prefix();
     let app = if prefix == "/" { oxeye_web::router(api) } else { oxeye_web::router_under(api, &prefix) };
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
@@ -324,6 +369,8 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     ready.store(false, Ordering::Release);
     discovery.stop();
     scrape.stop().await;
+    rules.stop();
+    notifier.stop().await;
     tokio::task::spawn_blocking(move || db.close())
         .await
         .context("TSDB close task failed")?
@@ -414,6 +461,76 @@ impl TargetsView for TargetsHandle {
                 },
             })
             .collect()
+    }
+}
+
+struct RulesHandle {
+    rules: Arc<RuleManager>,
+    notifier: Arc<Notifier>,
+}
+
+fn alert_info(a: oxeye_rules::ActiveAlertStatus) -> AlertInfo {
+    AlertInfo {
+        labels: a.labels,
+        annotations: a.annotations,
+        state: a.state.as_str().to_string(),
+        active_at: Some(a.active_at),
+        keep_firing_since: a.keep_firing_since,
+        value: a.value,
+    }
+}
+
+impl RulesView for RulesHandle {
+    fn rule_groups(&self) -> Vec<RuleGroupInfo> {
+        self.rules
+            .groups()
+            .into_iter()
+            .map(|g| RuleGroupInfo {
+                name: g.name,
+                file: g.file,
+                interval_secs: g.interval.as_secs_f64(),
+                limit: g.limit,
+                evaluation_time_secs: g.evaluation_time.as_secs_f64(),
+                last_evaluation: g.last_evaluation,
+                rules: g
+                    .rules
+                    .into_iter()
+                    .map(|r| RuleInfo {
+                        name: r.name,
+                        query: r.query,
+                        labels: r.labels,
+                        health: r.health.to_string(),
+                        last_error: r.last_error,
+                        evaluation_time_secs: r.evaluation_time.as_secs_f64(),
+                        last_evaluation: r.last_evaluation,
+                        kind: match r.kind {
+                            oxeye_rules::RuleKind::Recording => RuleKind::Recording,
+                            oxeye_rules::RuleKind::Alerting {
+                                state,
+                                duration,
+                                keep_firing_for,
+                                annotations,
+                                alerts,
+                            } => RuleKind::Alerting {
+                                state: state.as_str().to_string(),
+                                duration_secs: duration.as_secs_f64(),
+                                keep_firing_for_secs: keep_firing_for.as_secs_f64(),
+                                annotations,
+                                alerts: alerts.into_iter().map(alert_info).collect(),
+                            },
+                        },
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn alerts(&self) -> Vec<AlertInfo> {
+        self.rules.alerts().into_iter().map(alert_info).collect()
+    }
+
+    fn alertmanagers(&self) -> (Vec<String>, Vec<String>) {
+        self.notifier.alertmanagers()
     }
 }
 

@@ -145,6 +145,21 @@ fn load(storage: &MemStorage, header: &str, block: &[&str]) -> Result<(), String
     app.commit().map_err(|e| e.to_string())
 }
 
+/// Parses one line of the expanding series notation (`metric{a="b"} 1+2x3 _ stale`), as
+/// `load` blocks and `promtool test rules` input series write it. `None` is an omitted value
+/// (`_`); `stale` comes back as `Some(STALE_NAN)`.
+pub fn parse_series_notation(line: &str) -> Result<(Labels, Vec<Option<f64>>), String> {
+    let (labels, vals) = parse_series_line(line)?;
+    let vals = vals
+        .into_iter()
+        .map(|v| match v {
+            SeqValue::Omitted => None,
+            SeqValue::Value(v) => Some(v),
+        })
+        .collect();
+    Ok((labels, vals))
+}
+
 /// Parses `metric{a="b"} v1 v2 ...` (metric name and braces optional) into labels and values.
 fn parse_series_line(line: &str) -> Result<(Labels, Vec<SeqValue>), String> {
     let (labels, mut rest) = parse_metric(line)?;

@@ -118,6 +118,7 @@ impl Expander {
     }
 
     fn prepare(&self) -> Result<Prepared, TemplateError> {
+        crate::structure::check_structure(&self.name, &self.text)?;
         let funcs = self.all_funcs();
         let gmk = match self.missing_key {
             MissingKey::Default => gotmpl::MissingKey::Invalid,

@@ -8,6 +8,7 @@ mod expander;
 mod format;
 mod functions;
 mod humanize;
+mod structure;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -343,13 +343,14 @@ async fn rules_endpoint_shape_and_filters() {
     assert_eq!(code, StatusCode::OK, "{v}");
     let groups = v["data"]["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 1, "a group without rules is left out: {v}");
-    assert_eq!(groups[0]["interval"], 15.0);
+    assert_eq!(groups[0]["interval"].to_string(), "15", "integral floats are written as Go writes them");
     assert_eq!(groups[0]["lastEvaluation"], "2023-11-14T22:13:20Z");
     let rules = groups[0]["rules"].as_array().unwrap();
     assert_eq!(rules[0]["type"], "recording");
     assert!(rules[0].get("lastError").is_none());
     assert_eq!(rules[1]["type"], "alerting");
-    assert_eq!(rules[1]["duration"], 300.0);
+    assert_eq!(rules[1]["duration"].to_string(), "300");
+    assert!(rules[0].get("labels").is_none(), "empty recording-rule labels are omitted");
     assert_eq!(rules[1]["lastError"], "boom");
     assert_eq!(rules[1]["lastEvaluation"], "0001-01-01T00:00:00Z");
     assert_eq!(rules[1]["alerts"][0]["value"], "2.5e+01");

@@ -33,6 +33,12 @@ pub fn format_float_e(v: f64) -> String {
     format!("{mantissa}e{sign}{:02}", exp.unsigned_abs())
 }
 
+/// A float64 as Go's encoding/json writes it: integral values without a fraction (`1`, not
+/// `1.0`), so clients comparing JSON with Prometheus's see the same numbers.
+fn go_number(v: f64) -> Value {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 { Value::from(v as i64) } else { Value::from(v) }
+}
+
 fn time_json(ms: Option<i64>) -> Value {
     match ms.and_then(chrono::DateTime::from_timestamp_millis) {
         Some(t) => Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
@@ -76,13 +82,17 @@ impl RuleFilter {
             "" => (true, true),
             "alert" => (true, false),
             "record" => (false, true),
-            other => return Err(ApiError::bad_data(format!("unsupported type {other:?}: use \"alert\" or \"record\""))),
+            other => {
+                return Err(ApiError::bad_data(format!("unsupported type {other:?}: use \"alert\" or \"record\"")));
+            }
         };
         let set = |key: &str| p.all(key).into_iter().map(str::to_string).collect::<BTreeSet<_>>();
         let exclude_alerts = match p.get("exclude_alerts").unwrap_or("") {
             "" | "false" | "0" => false,
             "true" | "1" => true,
-            other => return Err(ApiError::bad_data(format!("invalid exclude_alerts value {other:?}: use true or false"))),
+            other => {
+                return Err(ApiError::bad_data(format!("invalid exclude_alerts value {other:?}: use true or false")));
+            }
         };
         let mut matcher_sets = Vec::new();
         for m in p.all("match[]") {
@@ -122,12 +132,12 @@ fn rule_json(rule: &RuleInfo, exclude_alerts: bool) -> Value {
                 "state": state,
                 "name": rule.name,
                 "query": rule.query,
-                "duration": duration_secs,
-                "keepFiringFor": keep_firing_for_secs,
+                "duration": go_number(*duration_secs),
+                "keepFiringFor": go_number(*keep_firing_for_secs),
                 "labels": labels_json(&rule.labels),
                 "annotations": labels_json(annotations),
                 "health": rule.health,
-                "evaluationTime": rule.evaluation_time_secs,
+                "evaluationTime": go_number(rule.evaluation_time_secs),
                 "lastEvaluation": time_json(rule.last_evaluation),
                 "type": "alerting",
             });
@@ -136,15 +146,24 @@ fn rule_json(rule: &RuleInfo, exclude_alerts: bool) -> Value {
             }
             v
         }
-        RuleKind::Recording => json!({
-            "name": rule.name,
-            "query": rule.query,
-            "labels": labels_json(&rule.labels),
-            "health": rule.health,
-            "evaluationTime": rule.evaluation_time_secs,
-            "lastEvaluation": time_json(rule.last_evaluation),
-            "type": "recording",
-        }),
+        RuleKind::Recording => {
+            let mut v = json!({
+                "name": rule.name,
+                "query": rule.query,
+                "health": rule.health,
+                "evaluationTime": go_number(rule.evaluation_time_secs),
+                "lastEvaluation": time_json(rule.last_evaluation),
+                "type": "recording",
+            });
+            // Prometheus omits a recording rule's empty labels (`omitempty`); alerting rules
+            // always carry the field.
+            if !rule.labels.is_empty()
+                && let Some(obj) = v.as_object_mut()
+            {
+                obj.insert("labels".into(), labels_json(&rule.labels));
+            }
+            v
+        }
     };
     if let (Some(err), Some(obj)) = (&rule.last_error, v.as_object_mut()) {
         obj.insert("lastError".into(), Value::String(err.clone()));
@@ -173,9 +192,9 @@ pub async fn rules(State(st): State<Arc<ApiState>>, p: Params) -> Result<Respons
             "name": g.name,
             "file": g.file,
             "rules": rules,
-            "interval": g.interval_secs,
+            "interval": go_number(g.interval_secs),
             "limit": g.limit,
-            "evaluationTime": g.evaluation_time_secs,
+            "evaluationTime": go_number(g.evaluation_time_secs),
             "lastEvaluation": time_json(g.last_evaluation),
         }));
     }
