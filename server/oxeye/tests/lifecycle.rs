@@ -124,3 +124,67 @@ fn external_url_path_becomes_the_route_prefix() {
     assert_eq!(code, 200);
     assert!(body.contains("<title>Oxeye</title>"));
 }
+
+fn rule_names(base: &str) -> Vec<String> {
+    let v = api_json(base, "/api/v1/rules");
+    let mut names: Vec<String> = v["data"]["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+        .map(|r| r["name"].as_str().unwrap_or("").to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn reload_with_a_bad_rule_file_keeps_the_running_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = StaticTarget::start("m 1\n");
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - record: m:sum\n        expr: sum(m)\n",
+    )
+    .unwrap();
+    let config = format!("rule_files: ['rules.yml']\n{}", config_for("j", &target.address()));
+    let ox = Oxeye::start(dir.path(), &config, &["--web.enable-lifecycle"]);
+    assert_eq!(rule_names(&ox.base), vec!["m:sum"]);
+    wait_for("the recording rule to write its series", Duration::from_secs(20), || {
+        ox.query("m:sum")["data"]["result"].as_array().filter(|r| r.len() == 1).map(|_| ())
+    });
+
+    // A rule file with a PromQL error: the reload fails naming file, group and rule, and the
+    // running rules keep evaluating.
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: g\n    rules:\n      - record: m:sum\n        expr: sum(m\n      - record: other\n        expr: m\n",
+    )
+    .unwrap();
+    let (code, body) = http_post(&format!("{}/-/reload", ox.base)).unwrap();
+    assert_eq!(code, 500, "{body}");
+    assert!(body.contains("rules.yml") && body.contains("group \"g\"") && body.contains("m:sum"), "{body}");
+    assert_eq!(rule_names(&ox.base), vec!["m:sum"]);
+    assert_eq!(metric_value(&ox.base, "prometheus_config_last_reload_successful"), Some(0.0));
+    let before = iterations(&ox.base).unwrap_or(0.0);
+    wait_for("the old group to keep evaluating", Duration::from_secs(10), || {
+        (iterations(&ox.base).unwrap_or(0.0) > before).then_some(())
+    });
+
+    // Fixed file: the new rules replace the old ones.
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - record: other\n        expr: m\n",
+    )
+    .unwrap();
+    let (code, body) = http_post(&format!("{}/-/reload", ox.base)).unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(rule_names(&ox.base), vec!["other"]);
+}
+
+/// `prometheus_rule_group_iterations_total` of the only group.
+fn iterations(base: &str) -> Option<f64> {
+    let (_, body) = http_get(&format!("{base}/metrics")).ok()?;
+    body.lines().find(|l| l.starts_with("prometheus_rule_group_iterations_total{"))?.rsplit(' ').next()?.parse().ok()
+}
