@@ -9,6 +9,7 @@ mod check;
 mod error;
 mod global;
 mod http;
+mod kubernetes;
 mod scrape;
 mod source;
 mod values;
@@ -27,6 +28,9 @@ pub use global::{
     GlobalConfig, SCRAPE_PROTOCOLS,
 };
 pub use http::{Authorization, BasicAuth, HttpClientConfig, TlsConfig, TlsVersion};
+pub use kubernetes::{
+    AttachMetadataConfig, KubernetesSdConfig, NamespaceDiscovery, Role as KubernetesRole, SelectorConfig,
+};
 pub use scrape::{DEFAULT_FILE_SD_REFRESH_INTERVAL, FileSdConfig, ScrapeConfig, StaticConfig, check_target_address};
 pub use source::Position;
 pub use values::{ByteSize, PromDuration, Secret};

@@ -1,5 +1,5 @@
 //! `scrape_configs` entries and their service discovery blocks (`static_configs`,
-//! `file_sd_configs`). The YAML form inlines the HTTP client fields into the job; a private
+//! `file_sd_configs`, `kubernetes_sd_configs`). The YAML form inlines the HTTP client fields into the job; a private
 //! `RawScrapeConfig` reads that form and moves them into [`HttpClientConfig`].
 //!
 //! Adding a discovery mechanism (e.g. `kubernetes_sd_configs`): give it a typed field here and
@@ -17,6 +17,7 @@ use crate::global::{
     DEFAULT_SCRAPE_PROTOCOLS, ESCAPING_SCHEMES, GlobalConfig, validate_scrape_protocol, validate_scrape_protocols,
 };
 use crate::http::{Authorization, BasicAuth, HttpClientConfig, TlsConfig, join_dir};
+use crate::kubernetes::{KubernetesSdConfig, check_kubernetes_sd_configs};
 use crate::values::{ByteSize, PromDuration, Secret, is_zero_u64, with_unsupported_fields, yaml11_bool};
 
 /// `static_configs` entry: a target group.
@@ -85,6 +86,8 @@ pub struct ScrapeConfig {
     pub static_configs: Vec<StaticConfig>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub file_sd_configs: Vec<FileSdConfig>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub relabel_configs: Vec<RelabelConfig>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -164,6 +167,8 @@ with_unsupported_fields! {
         #[serde(default)]
         file_sd_configs: Vec<FileSdConfig>,
         #[serde(default)]
+        kubernetes_sd_configs: Vec<KubernetesSdConfig>,
+        #[serde(default)]
         relabel_configs: Vec<RelabelConfig>,
         #[serde(default)]
         metric_relabel_configs: Vec<RelabelConfig>,
@@ -184,7 +189,7 @@ with_unsupported_fields! {
         convert_classic_histograms_to_nhcb,
         scrape_failure_log_file,
         extra_scrape_metrics,
-        // Service discovery mechanisms other than static and file.
+        // Service discovery mechanisms other than static, file and kubernetes.
         azure_sd_configs,
         consul_sd_configs,
         digitalocean_sd_configs,
@@ -197,7 +202,6 @@ with_unsupported_fields! {
         hetzner_sd_configs,
         http_sd_configs,
         ionos_sd_configs,
-        kubernetes_sd_configs,
         kuma_sd_configs,
         lightsail_sd_configs,
         linode_sd_configs,
@@ -264,6 +268,7 @@ impl From<RawScrapeConfig> for ScrapeConfig {
             },
             static_configs: r.static_configs,
             file_sd_configs: r.file_sd_configs,
+            kubernetes_sd_configs: r.kubernetes_sd_configs,
             relabel_configs: r.relabel_configs,
             metric_relabel_configs: r.metric_relabel_configs,
             unsupported,
@@ -307,6 +312,7 @@ impl ScrapeConfig {
             }
         }
         check_file_sd_configs(&self.file_sd_configs, path)?;
+        check_kubernetes_sd_configs(&mut self.kubernetes_sd_configs, path)?;
 
         if self.scrape_interval.is_zero() {
             self.scrape_interval = global.scrape_interval;
@@ -413,6 +419,9 @@ impl ScrapeConfig {
             for f in &mut fc.files {
                 join_dir(dir, f);
             }
+        }
+        for kc in &mut self.kubernetes_sd_configs {
+            kc.set_directory(dir);
         }
     }
 }

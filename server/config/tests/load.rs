@@ -147,12 +147,12 @@ fn unknown_fields_name_the_field_and_line() {
 
 #[test]
 fn unsupported_fields_are_reported_as_such() {
-    let yaml = "scrape_configs:\n  - job_name: ok\n  - job_name: k8s\n    kubernetes_sd_configs:\n      - role: pod\n";
+    let yaml = "scrape_configs:\n  - job_name: ok\n  - job_name: dns\n    dns_sd_configs:\n      - names: [x]\n";
     let e = err(yaml);
-    assert!(matches!(&e.kind, ErrorKind::Unsupported { field, .. } if field == "kubernetes_sd_configs"), "{e:?}");
+    assert!(matches!(&e.kind, ErrorKind::Unsupported { field, .. } if field == "dns_sd_configs"), "{e:?}");
     assert_eq!(
         e.to_string(),
-        "t.yml:4:5: field kubernetes_sd_configs (in scrape_configs[1]) is not supported by Oxeye yet (job \"k8s\")"
+        "t.yml:4:5: field dns_sd_configs (in scrape_configs[1]) is not supported by Oxeye yet (job \"dns\")"
     );
     assert_err(
         "global:\n  scrape_interval: 1m\nremote_write:\n  - url: http://x\n",
@@ -641,4 +641,35 @@ fn check_reads_alertmanager_sd_files() {
     std::fs::write(dir.path().join("am/bad.json"), r#"[{"targets": ["http://am:9093/"]}]"#).unwrap();
     let r = check(&cfg);
     assert!(r.stderr[0].contains("checking SD file") && r.stderr[0].contains("alertmanagers[0]"), "{:?}", r.stderr);
+}
+
+#[test]
+fn kubernetes_sd_configs_load_and_errors_name_their_line() {
+    let c = oxeye_config::load_str(
+        "scrape_configs:\n  - job_name: k8s\n    kubernetes_sd_configs:\n      - role: endpointslice\n        api_server: https://127.0.0.1:6443\n        bearer_token_file: tok\n        namespaces: {names: [a]}\n",
+        "t.yml",
+    )
+    .unwrap();
+    let k = &c.scrape_configs[0].kubernetes_sd_configs[0];
+    assert_eq!(k.role, oxeye_config::KubernetesRole::EndpointSlice);
+    assert_eq!(k.namespaces.names, ["a"]);
+    assert_eq!(k.http_client.authorization.as_ref().map(|a| a.credentials_file.as_str()), Some("tok"));
+    assert_err(
+        "scrape_configs:\n  - job_name: k8s\n    kubernetes_sd_configs:\n      - role: pod\n        selectors:\n          - role: service\n",
+        6,
+        "pod role supports only pod, node selectors",
+        Some("k8s"),
+    );
+    assert_err(
+        "scrape_configs:\n  - job_name: k8s\n    kubernetes_sd_configs:\n      - role: pod\n        api_server: http://a\n        kubeconfig_file: k\n",
+        5,
+        "cannot use 'kubeconfig_file' and 'api_server' simultaneously",
+        Some("k8s"),
+    );
+    assert_err(
+        "scrape_configs:\n  - job_name: k8s\n    kubernetes_sd_configs:\n      - role: deployment\n",
+        4,
+        "unknown Kubernetes SD role \"deployment\"",
+        Some("k8s"),
+    );
 }

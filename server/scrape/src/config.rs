@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use oxeye_config::{Config, HttpClientConfig, ScrapeConfig};
 use oxeye_textparse::Format;
 
-use crate::discovery::{FileSdConfig, JobDiscovery, TargetGroup};
+use crate::discovery::{FileSdConfig, JobDiscovery, JobDiscoveryConfig, TargetGroup};
 use crate::job::{Authorization, BasicAuth, ScrapeJob, Secret, TlsSettings};
 
 /// The `Accept` value each `scrape_protocols` entry contributes (Prometheus's
@@ -165,6 +165,7 @@ pub fn scrape_job(sc: &ScrapeConfig) -> ScrapeJob {
         tls,
         follow_redirects: hc.follow_redirects,
         discovery: JobDiscovery { static_groups, file_sd },
+        kubernetes_sd: sc.kubernetes_sd_configs.clone(),
     }
 }
 
@@ -184,8 +185,13 @@ pub fn scrape_jobs(cfg: &Config) -> Vec<ScrapeJob> {
 }
 
 /// The discovery configuration per job, for `DiscoveryManager::apply_config`.
-pub fn discovery_config(jobs: &[ScrapeJob]) -> BTreeMap<String, JobDiscovery> {
-    jobs.iter().map(|j| (j.job_name.clone(), j.discovery.clone())).collect()
+pub fn discovery_config(jobs: &[ScrapeJob]) -> BTreeMap<String, JobDiscoveryConfig> {
+    jobs.iter()
+        .map(|j| {
+            let cfg = JobDiscoveryConfig { discovery: j.discovery.clone(), kubernetes_sd: j.kubernetes_sd.clone() };
+            (j.job_name.clone(), cfg)
+        })
+        .collect()
 }
 
 #[cfg(test)]

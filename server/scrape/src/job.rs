@@ -106,6 +106,8 @@ pub struct ScrapeJob {
     pub tls: TlsSettings,
     pub follow_redirects: bool,
     pub discovery: JobDiscovery,
+    /// `kubernetes_sd_configs`, run by the discovery manager next to `discovery`.
+    pub kubernetes_sd: Vec<oxeye_config::KubernetesSdConfig>,
 }
 
 impl ScrapeJob {
@@ -138,6 +140,7 @@ impl ScrapeJob {
             tls: TlsSettings::default(),
             follow_redirects: true,
             discovery: JobDiscovery::default(),
+            kubernetes_sd: Vec::new(),
         }
     }
 

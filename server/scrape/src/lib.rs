@@ -18,7 +18,7 @@ mod scrape_loop;
 pub mod target;
 
 pub use client::{BODY_SIZE_LIMIT_ERROR, build_client};
-pub use discovery::{DiscoveryManager, FileSdConfig, JobDiscovery, TargetGroup, TargetSets};
+pub use discovery::{DiscoveryManager, FileSdConfig, JobDiscovery, JobDiscoveryConfig, TargetGroup, TargetSets};
 pub use error::{Error, Result};
 pub use job::{Authorization, BasicAuth, ScrapeJob, Secret, TlsSettings};
 pub use manager::{ActiveTarget, DroppedTarget, ScrapeManager, ScrapeOptions, TargetMetadata};

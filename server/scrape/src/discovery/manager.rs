@@ -1,4 +1,5 @@
-//! The discovery manager: runs the providers of every job (static groups, file discovery) and
+//! The discovery manager: runs the providers of every job (static groups, file discovery,
+//! Kubernetes discovery) and
 //! publishes the merged, full set of target groups per job on a `watch` channel each time any
 //! provider changes. Unlike Prometheus's 5 s `updatert` throttle, changes are published at once
 //! (the watch channel coalesces bursts), so a new target is scraped within about a second.
@@ -18,6 +19,20 @@ use tokio_util::sync::CancellationToken;
 
 use super::{FileDiscovery, FileSdConfig, TargetGroup};
 use crate::error::{Error, Result};
+
+/// One job's discovery: static groups and file discovery ([`JobDiscovery`]) plus its
+/// `kubernetes_sd_configs`. A plain `JobDiscovery` converts into one without Kubernetes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JobDiscoveryConfig {
+    pub discovery: JobDiscovery,
+    pub kubernetes_sd: Vec<oxeye_config::KubernetesSdConfig>,
+}
+
+impl From<JobDiscovery> for JobDiscoveryConfig {
+    fn from(discovery: JobDiscovery) -> Self {
+        JobDiscoveryConfig { discovery, kubernetes_sd: Vec::new() }
+    }
+}
 
 /// Every job's full list of target groups, keyed by job name.
 pub type TargetSets = Arc<BTreeMap<String, Vec<TargetGroup>>>;
@@ -43,9 +58,10 @@ struct DiscoveryMetrics {
 }
 
 struct JobState {
-    config: JobDiscovery,
+    config: JobDiscoveryConfig,
     generation: u64,
-    /// Index 0 holds the static groups; 1.. one per `file_sd_configs` entry.
+    /// Index 0 holds the static groups; 1.. one per `file_sd_configs` entry, then one per
+    /// `kubernetes_sd_configs` entry.
     providers: Vec<Vec<TargetGroup>>,
     cancel: CancellationToken,
 }
@@ -114,10 +130,13 @@ impl DiscoveryManager {
     /// Starts, keeps or stops providers so they match `jobs`. Jobs whose discovery configuration
     /// is unchanged keep their running providers. Files of new file providers are read before
     /// this returns, so the published sets already include them. Needs a tokio runtime.
-    pub fn apply_config(&self, jobs: BTreeMap<String, JobDiscovery>) -> Result<()> {
+    /// Kubernetes providers connect in the background; their groups appear once listed.
+    pub fn apply_config<D: Into<JobDiscoveryConfig>>(&self, jobs: BTreeMap<String, D>) -> Result<()> {
+        let jobs: BTreeMap<String, JobDiscoveryConfig> = jobs.into_iter().map(|(k, v)| (k, v.into())).collect();
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|e| Error::Job { job: String::new(), message: format!("discovery needs a tokio runtime: {e}") })?;
         let mut spawn = Vec::new();
+        let mut spawn_kube = Vec::new();
         {
             let mut inner = self.inner.lock();
             let removed: Vec<String> = inner
@@ -139,13 +158,17 @@ impl DiscoveryManager {
                 let generation = inner.next_generation;
                 inner.next_generation += 1;
                 let cancel = self.shutdown.child_token();
-                let mut providers = vec![cfg.static_groups.clone()];
-                for (i, fsd) in cfg.file_sd.iter().enumerate() {
+                let mut providers = vec![cfg.discovery.static_groups.clone()];
+                for (i, fsd) in cfg.discovery.file_sd.iter().enumerate() {
                     let mut fd =
                         FileDiscovery::new(fsd.clone(), self.poll_interval, self.metrics.file_read_errors.clone());
                     fd.refresh(true);
                     providers.push(fd.groups());
                     spawn.push((name.clone(), generation, i + 1, fd, cancel.clone()));
+                }
+                for kc in &cfg.kubernetes_sd {
+                    spawn_kube.push((name.clone(), generation, providers.len(), kc.clone(), cancel.clone()));
+                    providers.push(Vec::new());
                 }
                 inner.jobs.insert(name, JobState { config: cfg, generation, providers, cancel });
             }
@@ -171,8 +194,67 @@ impl DiscoveryManager {
                 }
             });
         }
+        for (job, generation, idx, kc, cancel) in spawn_kube {
+            self.spawn_kubernetes(&handle, job, generation, idx, kc, cancel);
+        }
         publish(&self.inner.lock(), &self.tx, &self.metrics);
         Ok(())
+    }
+
+    /// Runs one `kubernetes_sd_configs` provider and keeps its slot holding the full list of
+    /// its groups (the provider sends changed groups only; an empty group removes its source).
+    fn spawn_kubernetes(
+        &self,
+        handle: &tokio::runtime::Handle,
+        job: String,
+        generation: u64,
+        idx: usize,
+        cfg: oxeye_config::KubernetesSdConfig,
+        cancel: CancellationToken,
+    ) {
+        let (ktx, mut krx) = mpsc::channel::<Vec<oxeye_kubesd::TargetGroup>>(16);
+        let job_name = job.clone();
+        handle.spawn(async move {
+            let discovery = match oxeye_kubesd::KubernetesDiscovery::new(cfg).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(job = %job_name, error = %e, "cannot create kubernetes service discovery");
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = discovery.run(ktx) => {}
+                _ = cancel.cancelled() => {}
+            }
+        });
+        let inner = self.inner.clone();
+        let tx = self.tx.clone();
+        let metrics = self.metrics.clone();
+        handle.spawn(async move {
+            let mut groups: BTreeMap<String, TargetGroup> = BTreeMap::new();
+            while let Some(batch) = krx.recv().await {
+                for g in batch {
+                    if g.targets.is_empty() && g.labels.is_empty() {
+                        groups.remove(&g.source);
+                    } else {
+                        groups.insert(
+                            g.source.clone(),
+                            TargetGroup { source: g.source, targets: g.targets, labels: g.labels },
+                        );
+                    }
+                }
+                let mut guard = inner.lock();
+                match guard.jobs.get_mut(&job) {
+                    Some(st) if st.generation == generation => {
+                        if let Some(slot) = st.providers.get_mut(idx) {
+                            *slot = groups.values().cloned().collect();
+                        }
+                    }
+                    _ => return,
+                }
+                publish(&guard, &tx, &metrics);
+            }
+        });
     }
 
     /// Stops every provider.

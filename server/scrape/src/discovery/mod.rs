@@ -1,4 +1,5 @@
-//! Service discovery for scrape jobs: static target groups and file-based discovery, merged by a
+//! Service discovery for scrape jobs: static target groups, file-based and Kubernetes discovery
+//! (`oxeye-kubesd`), merged by a
 //! `DiscoveryManager` into one full set of target groups per job. It knows nothing about HTTP,
 //! relabeling or storage: it hands `TargetSets` to whoever watches it (the scrape manager).
 
@@ -6,7 +7,7 @@ pub mod file;
 mod manager;
 
 pub use file::{FileDiscovery, FileSdConfig};
-pub use manager::{DiscoveryManager, JobDiscovery, TargetSets};
+pub use manager::{DiscoveryManager, JobDiscovery, JobDiscoveryConfig, TargetSets};
 
 use oxeye_model::Labels;
 
