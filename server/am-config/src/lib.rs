@@ -10,6 +10,7 @@ mod global;
 mod http;
 mod matcher;
 mod receiver;
+mod redact;
 mod route;
 mod source;
 mod timeinterval;
@@ -34,6 +35,7 @@ pub use receiver::{
     OpsGenieResponder, PagerdutyConfig, PagerdutyImage, PagerdutyLink, Receiver, SlackAction, SlackConfig,
     SlackConfirmationField, SlackField, TelegramConfig, WebexConfig, WebhookConfig, canonical_mime_header_key,
 };
+pub use redact::{SECRET_PLACEHOLDER, redact_secrets};
 pub use route::{DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_REPEAT_INTERVAL, GroupBy, InhibitRule, Route};
 pub use timeinterval::{InclusiveRange, TimeInterval, TimeIntervalSpec, TimeRange, Tz, parse_location};
 pub use values::{HostPort, go_duration, parse_url};
