@@ -1,6 +1,6 @@
 //! The `alerting` block: `alert_relabel_configs` applied to every alert, and the
 //! `alertmanagers` entries (Prometheus's `AlertmanagerConfig`) that say how Alertmanagers are
-//! discovered (static and file SD), relabeled and talked to (scheme, path prefix, timeout, API
+//! discovered (static, file and Kubernetes SD), relabeled and talked to (scheme, path prefix, timeout, API
 //! version, HTTP client). Like scrape configs, the YAML form inlines the HTTP client fields; a
 //! private `RawAlertmanagerConfig` reads it. Sending alerts is the notifier's business.
 
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Issue;
 use crate::http::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
+use crate::kubernetes::{KubernetesSdConfig, check_kubernetes_sd_configs};
 use crate::scrape::{FileSdConfig, StaticConfig, check_file_sd_configs, check_target_address, check_target_labels};
 use crate::values::{PromDuration, Secret, with_unsupported_fields, yaml11_bool};
 
@@ -75,6 +76,10 @@ pub struct AlertmanagerConfig {
     pub static_configs: Vec<StaticConfig>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub file_sd_configs: Vec<FileSdConfig>,
+    /// Alertmanagers discovered through the Kubernetes API (typically `role: pod` or
+    /// `endpointslice`, kept by `relabel_configs`), as for scrape jobs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
     /// Applied to discovered Alertmanagers (`__address__`, `__scheme__`, `__alerts_path__`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub relabel_configs: Vec<RelabelConfig>,
@@ -95,6 +100,7 @@ impl Default for AlertmanagerConfig {
             api_version: default_api_version(),
             static_configs: Vec::new(),
             file_sd_configs: Vec::new(),
+            kubernetes_sd_configs: Vec::new(),
             relabel_configs: Vec::new(),
             alert_relabel_configs: Vec::new(),
             unsupported: Vec::new(),
@@ -140,6 +146,8 @@ with_unsupported_fields! {
         #[serde(default)]
         file_sd_configs: Vec<FileSdConfig>,
         #[serde(default)]
+        kubernetes_sd_configs: Vec<KubernetesSdConfig>,
+        #[serde(default)]
         relabel_configs: Vec<RelabelConfig>,
         #[serde(default)]
         alert_relabel_configs: Vec<RelabelConfig>,
@@ -153,7 +161,7 @@ with_unsupported_fields! {
         proxy_from_environment,
         proxy_connect_header,
         http_headers,
-        // Service discovery mechanisms other than static and file.
+        // Service discovery mechanisms other than static, file and Kubernetes.
         azure_sd_configs,
         consul_sd_configs,
         digitalocean_sd_configs,
@@ -166,7 +174,6 @@ with_unsupported_fields! {
         hetzner_sd_configs,
         http_sd_configs,
         ionos_sd_configs,
-        kubernetes_sd_configs,
         kuma_sd_configs,
         lightsail_sd_configs,
         linode_sd_configs,
@@ -220,6 +227,7 @@ impl From<RawAlertmanagerConfig> for AlertmanagerConfig {
             api_version: r.api_version,
             static_configs: r.static_configs,
             file_sd_configs: r.file_sd_configs,
+            kubernetes_sd_configs: r.kubernetes_sd_configs,
             relabel_configs: r.relabel_configs,
             alert_relabel_configs: r.alert_relabel_configs,
             unsupported,
@@ -228,7 +236,8 @@ impl From<RawAlertmanagerConfig> for AlertmanagerConfig {
 }
 
 impl AlertmanagerConfig {
-    /// Prometheus's `AlertmanagerConfig.UnmarshalYAML` and `Validate`, plus the file SD checks.
+    /// Prometheus's `AlertmanagerConfig.UnmarshalYAML` and `Validate`, plus the file and
+    /// Kubernetes SD checks.
     /// `path` is `alerting.alertmanagers[i]`.
     pub(crate) fn resolve(&mut self, scheme: NameValidationScheme, path: &str) -> Result<(), Issue> {
         let at = |field: &str| format!("{path}.{field}");
@@ -264,6 +273,7 @@ impl AlertmanagerConfig {
         }
         check_target_labels(&self.static_configs, path)?;
         check_file_sd_configs(&self.file_sd_configs, path)?;
+        check_kubernetes_sd_configs(&mut self.kubernetes_sd_configs, path)?;
         for (list, field) in
             [(&mut self.alert_relabel_configs, "alert_relabel_configs"), (&mut self.relabel_configs, "relabel_configs")]
         {
@@ -274,13 +284,17 @@ impl AlertmanagerConfig {
         Ok(())
     }
 
-    /// Joins relative file paths (credentials, TLS files, file SD globs) with `dir`.
+    /// Joins relative file paths (credentials, TLS files, file SD globs, kubeconfig files and
+    /// the Kubernetes SD credentials) with `dir`.
     pub(crate) fn set_directory(&mut self, dir: &Path) {
         self.http_client.set_directory(dir);
         for fc in &mut self.file_sd_configs {
             for f in &mut fc.files {
                 crate::http::join_dir(dir, f);
             }
+        }
+        for kc in &mut self.kubernetes_sd_configs {
+            kc.set_directory(dir);
         }
     }
 }

@@ -584,7 +584,7 @@ fn alerting_errors_name_the_field_and_line() {
 #[test]
 fn alerting_unsupported_fields_are_reported_as_such() {
     for (field, line) in [
-        ("kubernetes_sd_configs: []", 4),
+        ("http_sd_configs: []", 4),
         ("dns_sd_configs: []", 4),
         ("consul_sd_configs: []", 4),
         ("sigv4: {region: x}", 4),
@@ -671,5 +671,46 @@ fn kubernetes_sd_configs_load_and_errors_name_their_line() {
         4,
         "unknown Kubernetes SD role \"deployment\"",
         Some("k8s"),
+    );
+}
+
+#[test]
+fn alertmanager_kubernetes_sd_configs_load_validate_and_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("p.yml");
+    std::fs::write(
+        &cfg,
+        "alerting:\n  alertmanagers:\n    - kubernetes_sd_configs:\n        - role: pod\n          kubeconfig_file: kube/config\n          namespaces: {names: [monitoring]}\n          selectors: [{role: pod, label: 'app=alertmanager'}]\n      relabel_configs:\n        - source_labels: [__meta_kubernetes_pod_container_port_name]\n          regex: web\n          action: keep\n",
+    )
+    .unwrap();
+    let c = load_file(&cfg).unwrap();
+    let k = &c.alerting.alertmanagers[0].kubernetes_sd_configs[0];
+    assert_eq!(k.role, oxeye_config::KubernetesRole::Pod);
+    assert_eq!(k.namespaces.names, ["monitoring"]);
+    assert_eq!(k.selector(oxeye_config::KubernetesRole::Pod).map(|s| s.label.as_str()), Some("app=alertmanager"));
+    // Relative kubeconfig paths resolve against the config file's directory, as for scrape jobs.
+    assert_eq!(k.kubeconfig_file, dir.path().join("kube/config").to_string_lossy());
+    let yaml = c.to_yaml();
+    assert!(yaml.contains("kubernetes_sd_configs:"), "{yaml}");
+    assert_eq!(load_str(&yaml, "rendered").unwrap().alerting, c.alerting);
+
+    // Prometheus's SD validation applies under alertmanagers too.
+    assert_err(
+        "alerting:\n  alertmanagers:\n    - kubernetes_sd_configs:\n        - role: service\n          selectors: [{role: pod}]\n",
+        5,
+        "service role supports only service selectors",
+        None,
+    );
+    assert_err(
+        "alerting:\n  alertmanagers:\n    - kubernetes_sd_configs:\n        - role: pod\n          bearer_token: t\n",
+        4,
+        "to use custom HTTP client configuration please provide the 'api_server' URL explicitly",
+        None,
+    );
+    assert_err(
+        "alerting:\n  alertmanagers:\n    - kubernetes_sd_configs:\n        - {}\n",
+        3,
+        "role missing (one of: pod, service, endpoints, endpointslice, node, ingress)",
+        None,
     );
 }

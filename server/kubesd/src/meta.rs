@@ -381,13 +381,15 @@ pub fn endpoints_group(eps: &Endpoints, lookup: &dyn Lookup, attach: Attach) -> 
                         r.name.clone().unwrap_or_default(),
                     );
                 }
-                if let Some(p) = &port.app_protocol {
-                    set(&mut t, format!("{META_PREFIX}endpoint_port_app_protocol"), p.clone());
-                }
+                // No `endpoint_port_app_protocol`: neither Prometheus's documentation nor its
+                // endpoints role has one (only endpoint slices carry `port_app_protocol`).
                 if attach.node {
-                    let node = match &addr.target_ref {
-                        Some(r) if r.kind.as_deref() == Some("Node") => r.name.as_deref(),
-                        _ => addr.node_name.as_deref(),
+                    // Prometheus's endpoints role prefers the address's nodeName and falls back
+                    // to a Node target reference (the endpointslice role does the opposite).
+                    let node = match (&addr.node_name, &addr.target_ref) {
+                        (Some(n), _) => Some(n.as_str()),
+                        (None, Some(r)) if r.kind.as_deref() == Some("Node") => r.name.as_deref(),
+                        _ => None,
                     };
                     add_node_labels(&mut t, lookup, node);
                 }

@@ -2,8 +2,8 @@
 //! from the rule engine get the external labels and `alert_relabel_configs`, wait in one bounded
 //! queue (oldest dropped first), and go out in batches of at most 64 to every Alertmanager of
 //! every `alertmanagers` set (each with its own alert relabeling) as Alertmanager API v2 JSON.
-//! Alertmanagers are discovered (static and file SD) through `oxeye-scrape`'s discovery manager
-//! and relabeled. It knows nothing about rules, storage or the HTTP API it is shown in.
+//! Alertmanagers are discovered (static, file and Kubernetes SD) through `oxeye-scrape`'s
+//! discovery manager and relabeled. It knows nothing about rules, storage or the HTTP API it is shown in.
 //!
 //! Use it through an `Arc`: `apply_config`, then `tokio::spawn(notifier.clone().run())`, `send`
 //! from anywhere, and `stop().await` at shutdown.
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use oxeye_config::{AlertmanagerConfig, Config};
 use oxeye_model::{Alert, Labels, RelabelConfig};
-use oxeye_scrape::{DiscoveryManager, FileSdConfig, JobDiscovery, TargetGroup, TargetSets};
+use oxeye_scrape::{DiscoveryManager, FileSdConfig, JobDiscovery, JobDiscoveryConfig, TargetGroup, TargetSets};
 use parking_lot::{Mutex, RwLock};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use tokio::sync::Notify;
@@ -122,7 +122,7 @@ impl Notifier {
             new_sets.push(Arc::new(AlertmanagerSet::new(format!("config-{i}"), am.clone())?));
         }
         let handle = tokio::runtime::Handle::try_current().map_err(|e| NotifierError::Discovery(e.to_string()))?;
-        let jobs: BTreeMap<String, JobDiscovery> =
+        let jobs: BTreeMap<String, JobDiscoveryConfig> =
             new_sets.iter().map(|s| (s.name.clone(), discovery_of(&s.cfg))).collect();
         {
             let mut sets = self.sets.write();
@@ -359,9 +359,10 @@ impl Post {
     }
 }
 
-/// The discovery configuration of an `alertmanagers` entry.
-fn discovery_of(cfg: &AlertmanagerConfig) -> JobDiscovery {
-    JobDiscovery {
+/// The discovery configuration of an `alertmanagers` entry: static groups, file SD and the
+/// `kubernetes_sd_configs` the discovery manager runs next to them (as for scrape jobs).
+fn discovery_of(cfg: &AlertmanagerConfig) -> JobDiscoveryConfig {
+    let discovery = JobDiscovery {
         static_groups: cfg
             .static_configs
             .iter()
@@ -379,7 +380,8 @@ fn discovery_of(cfg: &AlertmanagerConfig) -> JobDiscovery {
             .iter()
             .map(|f| FileSdConfig { files: f.files.clone(), refresh_interval: f.refresh_interval.0 })
             .collect(),
-    }
+    };
+    JobDiscoveryConfig { discovery, kubernetes_sd: cfg.kubernetes_sd_configs.clone() }
 }
 
 fn active_urls(sets: &[Arc<AlertmanagerSet>]) -> HashSet<String> {
@@ -423,5 +425,50 @@ async fn watch_discovery(
         let before = active_urls(&guard);
         update_sets(&guard, &targets);
         finish_sync(before, &guard, &metrics);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubernetes_sd_configs_reach_the_discovery_manager() {
+        let cfg = oxeye_config::load_str(
+            "alerting:\n  alertmanagers:\n    - static_configs: [{targets: ['am:9093']}]\n      kubernetes_sd_configs:\n        - role: pod\n          kubeconfig_file: /k\n          namespaces: {names: [monitoring]}\n",
+            "t.yml",
+        )
+        .unwrap();
+        let d = discovery_of(&cfg.alerting.alertmanagers[0]);
+        assert_eq!(d.discovery.static_groups.len(), 1);
+        assert_eq!(d.kubernetes_sd.len(), 1);
+        assert_eq!(d.kubernetes_sd[0].role, oxeye_config::KubernetesRole::Pod);
+        assert_eq!(d.kubernetes_sd[0].namespaces.names, ["monitoring"]);
+    }
+
+    #[tokio::test]
+    async fn apply_config_starts_kubernetes_discovery_without_blocking() {
+        // No API server answers at this kubeconfig: discovery retries in the background and the
+        // static Alertmanager stays active meanwhile.
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+        )
+        .unwrap();
+        let cfg = oxeye_config::load_str(
+            &format!(
+                "alerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['127.0.0.1:9093']}}]\n      kubernetes_sd_configs:\n        - role: pod\n          kubeconfig_file: {}\n",
+                kubeconfig.display()
+            ),
+            "t.yml",
+        )
+        .unwrap();
+        let n = Notifier::new(NotifierOptions::default());
+        n.apply_config(&cfg).unwrap();
+        let (active, _) = n.alertmanagers();
+        assert_eq!(active, ["http://127.0.0.1:9093/api/v2/alerts"]);
+        n.stop().await;
     }
 }

@@ -300,7 +300,7 @@ fn endpoints_role_labels() {
     assert_eq!(t.get("__meta_kubernetes_endpoint_node_name"), "n1");
     assert_eq!(t.get("__meta_kubernetes_endpoint_port_name"), "http");
     assert_eq!(t.get("__meta_kubernetes_endpoint_port_protocol"), "TCP");
-    assert_eq!(t.get("__meta_kubernetes_endpoint_port_app_protocol"), "h2c");
+    assert!(!t.has("__meta_kubernetes_endpoint_port_app_protocol"), "not a Prometheus label");
     assert_eq!(t.get("__meta_kubernetes_endpoint_address_target_kind"), "Pod");
     assert_eq!(t.get("__meta_kubernetes_pod_container_port_number"), "8080");
     assert_eq!(g.targets[1].get("__address__"), "10.2.0.6:8080");
