@@ -157,6 +157,10 @@ fn oxeye_and_prometheus_store_the_same_node_exporter_series() {
         name: "prometheus".into(),
     };
     let prom_base = format!("http://127.0.0.1:{prom_port}");
+    // Prometheus may still be opening its TSDB when Oxeye is ready; queries wait for it.
+    wait_for("prometheus to become ready", Duration::from_secs(60), || {
+        http_get(&format!("{prom_base}/-/ready")).ok().filter(|(c, _)| *c == 200)
+    });
     let ox_dir = dir.path().join("oxeye");
     std::fs::create_dir_all(&ox_dir).unwrap();
     let ox = Oxeye::start(&ox_dir, &cfg, &[]);
