@@ -11,7 +11,6 @@ pub mod cluster;
 mod core_backend;
 pub mod flags;
 pub mod logging;
-pub mod process_metrics;
 mod server;
 
 pub use server::{config_hash_value, run};

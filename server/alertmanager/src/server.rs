@@ -216,7 +216,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         cluster_enabled,
     );
     core.register_metrics(&mut registry);
-    registry.register_collector(Box::new(crate::process_metrics::ProcessCollector::new()));
+    registry.register_collector(Box::new(oxeye_telemetry::ProcessCollector::new()));
     metrics.hash.set(config_hash_value(&bytes));
     metrics.successful.set(1);
     metrics.success_timestamp.set(chrono::Utc::now().timestamp() as f64);

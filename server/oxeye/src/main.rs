@@ -2,8 +2,6 @@
 //! (`check config`, `check rules`, `test promql`, `test rules`) or the server.
 
 mod flags;
-mod logfmt;
-mod process_metrics;
 mod server;
 
 use std::process::ExitCode;

@@ -45,7 +45,7 @@ pub fn init_logging(flags: &Flags) {
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false);
     match flags.log_format {
         LogFormat::Json => builder.json().with_target(false).init(),
-        LogFormat::Logfmt => builder.event_format(crate::logfmt::Logfmt).init(),
+        LogFormat::Logfmt => builder.event_format(oxeye_telemetry::Logfmt::default()).init(),
     }
 }
 
@@ -246,7 +246,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         "Whether Prometheus startup was fully completed and the server is ready for normal operation.",
         ready_gauge.clone(),
     );
-    registry.register_collector(Box::new(crate::process_metrics::ProcessCollector::new()));
+    registry.register_collector(Box::new(oxeye_telemetry::ProcessCollector::new()));
 
     let storage = Arc::new(ReadyStorage::default());
     let ready = Arc::new(AtomicBool::new(false));

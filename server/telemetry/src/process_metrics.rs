@@ -1,12 +1,12 @@
 //! `process_*` metrics (resident memory, CPU seconds, open fds, start time) read from /proc, with
-//! the names Go's client exports, as Alertmanager serves them. Same collector as the `oxeye` binary.
+//! the names the Go client exports, so upstream dashboards and alerts work unchanged.
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ProcessCollector {
     start_time_secs: f64,
 }
@@ -81,5 +81,11 @@ impl Collector for ProcessCollector {
             g.metric_type(),
         )?)?;
         Ok(())
+    }
+}
+
+impl Default for ProcessCollector {
+    fn default() -> Self {
+        Self::new()
     }
 }
