@@ -28,25 +28,13 @@ use oxeye_web::{
     RulesView, StatusView, TargetMetadata, TargetsView,
 };
 
-use crate::flags::{DEFAULT_CONFIG_FILE, Flags, LogFormat, LogLevel, parse_bytes};
+use crate::flags::{DEFAULT_CONFIG_FILE, Flags, parse_bytes};
 
 /// Retention when neither retention flag is given, as in Prometheus.
 const DEFAULT_RETENTION: &str = "15d";
 
 pub fn init_logging(flags: &Flags) {
-    let level = match flags.log_level {
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Warn => "warn",
-        LogLevel::Error => "error",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OXEYE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},hyper=warn,reqwest=warn")));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false);
-    match flags.log_format {
-        LogFormat::Json => builder.json().with_target(false).init(),
-        LogFormat::Logfmt => builder.event_format(oxeye_telemetry::Logfmt::default()).init(),
-    }
+    oxeye_telemetry::init_logging(flags.log_level, flags.log_format, oxeye_telemetry::LogfmtStyle::Prometheus);
 }
 
 /// Where the running configuration comes from.
