@@ -44,6 +44,9 @@ pub struct BaseConfig {
     pub scrape_timeout: Option<String>,
     pub evaluation_interval: Option<String>,
     pub external_labels: BTreeMap<String, String>,
+    /// Other `global` settings, passed through after the ones above (for example
+    /// `scrape_protocols` or `query_log_file`). Keys set by a field above are ignored here.
+    pub extra_global: serde_yaml_ng::Mapping,
     /// Global limits; set them to the enforced limits so monitors without their own limit are
     /// bounded too (what prometheus-operator's `appendScrapeLimits` does).
     pub limits: ScrapeLimits,
@@ -89,6 +92,11 @@ pub fn render_config(base: &BaseConfig, mut scrape: Vec<ScrapeConfigOut>, rule_f
     }
     if let Some(b) = base.limits.body_size_limit.as_deref().filter(|b| !b.is_empty()) {
         global.put("body_size_limit", b);
+    }
+    for (k, v) in &base.extra_global {
+        if !global.0.contains_key(k) {
+            global.0.insert(k.clone(), v.clone());
+        }
     }
 
     let mut cfg = Map::new();

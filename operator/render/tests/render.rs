@@ -276,6 +276,8 @@ spec:
 fn base_config_passthrough() {
     let base = BaseConfig {
         scrape_interval: Some("15s".into()),
+        extra_global: serde_yaml_ng::from_str("{scrape_interval: 1h, scrape_protocols: [PrometheusText0.0.4]}")
+            .unwrap(),
         limits: oxeye_operator_render::ScrapeLimits { sample_limit: Some(1000), ..Default::default() },
         alerting: Some(
             BaseConfig::parse_block("alertmanagers:\n- static_configs:\n  - targets: ['am:9093']\n").unwrap(),
@@ -285,5 +287,7 @@ fn base_config_passthrough() {
     let cfg = render_config(&base, vec![], vec![]);
     let loaded = oxeye_config::load_str(&cfg, "base").unwrap_or_else(|e| panic!("{e}\n{cfg}"));
     assert_eq!(loaded.global.sample_limit, 1000);
+    assert_eq!(loaded.global.scrape_interval, oxeye_config::PromDuration::from_secs(15), "typed field wins");
+    assert!(cfg.contains("scrape_protocols:"), "{cfg}");
     assert_eq!(loaded.alerting.alertmanagers.len(), 1);
 }

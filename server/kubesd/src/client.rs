@@ -1,6 +1,7 @@
 //! The Kubernetes client of a `kubernetes_sd_config`, chosen as Prometheus chooses it: a
 //! kubeconfig file, an explicit `api_server` with the config's HTTP client settings, or the
-//! pod's service account (in-cluster) when neither is given.
+//! pod's service account (in-cluster) when neither is given, and outside a pod the kubeconfig of
+//! the environment (an Oxeye extension).
 
 use std::path::Path;
 
@@ -34,18 +35,32 @@ pub async fn connect(cfg: &KubernetesSdConfig) -> Result<Connection> {
     } else if let Some(url) = &cfg.api_server {
         (api_server_config(url, &cfg.http_client)?, None)
     } else {
-        let c = kube::Config::incluster().map_err(|e| Error::InCluster(e.to_string()))?;
-        let own = if cfg.namespaces.own_namespace {
-            let ns = read_trimmed(OWN_NAMESPACE_FILE)?;
-            if ns.is_empty() {
-                return Err(Error::InCluster("could not read own namespace name (empty file)".into()));
+        match kube::Config::incluster() {
+            Ok(c) => {
+                let own = if cfg.namespaces.own_namespace {
+                    let ns = read_trimmed(OWN_NAMESPACE_FILE)?;
+                    if ns.is_empty() {
+                        return Err(Error::InCluster("could not read own namespace name (empty file)".into()));
+                    }
+                    Some(ns)
+                } else {
+                    None
+                };
+                tracing::info!("using pod service account via in-cluster config");
+                (c, own)
             }
-            Some(ns)
-        } else {
-            None
-        };
-        tracing::info!("using pod service account via in-cluster config");
-        (c, own)
+            // Oxeye extension: outside a pod, where Prometheus fails, the kubeconfig of the
+            // environment (KUBECONFIG, else ~/.kube/config) is used, so configurations written
+            // for in-cluster use (oxeye-operator's) also run on a workstation.
+            Err(in_cluster) => {
+                let c = kube::Config::from_kubeconfig(&KubeConfigOptions::default()).await.map_err(|e| {
+                    Error::InCluster(format!("{in_cluster}; no kubeconfig in the environment either: {e}"))
+                })?;
+                let own = cfg.namespaces.own_namespace.then(|| c.default_namespace.clone());
+                tracing::info!("not in a cluster: using the kubeconfig of the environment");
+                (c, own)
+            }
+        }
     };
     let client = kube::Client::try_from(config)?;
     Ok(Connection { client, own_namespace })

@@ -22,6 +22,17 @@ pub struct Flags {
     #[arg(long = "config.file", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
 
+    /// Oxeye extension: read the configuration from this Kubernetes Secret (as oxeye-operator
+    /// writes it), watched through the API and reloaded as soon as it changes. The namespace
+    /// defaults to the pod's (or the kubeconfig context's). Excludes --config.file.
+    #[arg(long = "config.kubernetes-secret", value_name = "[NAMESPACE/]NAME", conflicts_with = "config_file")]
+    pub config_secret: Option<String>,
+
+    /// Directory the Secret's keys are written to (default: kubernetes-secret-config under
+    /// --storage.tsdb.path). Relative paths in the configuration resolve against it.
+    #[arg(long = "config.kubernetes-secret.dir", value_name = "DIR")]
+    pub config_secret_dir: Option<PathBuf>,
+
     /// Base path for metrics storage.
     #[arg(long = "storage.tsdb.path", default_value = "data/")]
     pub tsdb_path: PathBuf,
@@ -159,6 +170,8 @@ impl Flags {
         let mut m = BTreeMap::new();
         let cfg = self.config_file.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
         m.insert("config.file".into(), cfg.display().to_string());
+        m.insert("config.kubernetes-secret".into(), self.config_secret.clone().unwrap_or_default());
+        m.insert("config.kubernetes-secret.dir".into(), self.config_secret_dir().display().to_string());
         m.insert("storage.tsdb.path".into(), self.tsdb_path.display().to_string());
         m.insert("storage.tsdb.retention.time".into(), self.retention_time.clone().unwrap_or_else(|| "0s".into()));
         m.insert("storage.tsdb.retention.size".into(), self.retention_size.clone().unwrap_or_else(|| "0B".into()));
@@ -182,6 +195,11 @@ impl Flags {
 }
 
 impl Flags {
+    /// Where the configuration Secret's keys are written.
+    pub fn config_secret_dir(&self) -> PathBuf {
+        self.config_secret_dir.clone().unwrap_or_else(|| self.tsdb_path.join("kubernetes-secret-config"))
+    }
+
     /// The route prefix as Prometheus computes it: `--web.route-prefix`, else the path of
     /// `--web.external-url`, normalized to start with `/` and end without one ("/" for none).
     pub fn route_prefix(&self) -> String {

@@ -1,6 +1,7 @@
 //! The `oxeye` binary: parses Prometheus-compatible flags, then either runs a subcommand
 //! (`check config`, `check rules`, `test promql`, `test rules`) or the server.
 
+mod config_secret;
 mod flags;
 mod server;
 

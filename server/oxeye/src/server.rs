@@ -28,6 +28,7 @@ use oxeye_web::{
     RulesView, StatusView, TargetMetadata, TargetsView,
 };
 
+use crate::config_secret::{self, SecretRef, SecretSource};
 use crate::flags::{DEFAULT_CONFIG_FILE, Flags, parse_bytes};
 
 /// Retention when neither retention flag is given, as in Prometheus.
@@ -43,15 +44,53 @@ enum ConfigSource {
     File(PathBuf),
     /// No `--config.file` and no ./prometheus.yml: the embedded default that scrapes itself.
     Embedded,
+    /// `--config.kubernetes-secret`: the files the Secret's keys were written to.
+    Secret(Arc<SecretSource>),
 }
 
 impl ConfigSource {
-    fn from_flags(flags: &Flags) -> Self {
-        match &flags.config_file {
+    /// The source named by the flags; for a Secret, its current version is fetched and written
+    /// out first (when the API cannot be reached, the files of the last run are used).
+    async fn from_flags(flags: &Flags) -> anyhow::Result<(Self, Option<kube::Client>)> {
+        if let Some(s) = &flags.config_secret {
+            let secret = SecretRef::parse(s)?;
+            let (client, namespace) = config_secret::connect(&secret).await?;
+            let source = Arc::new(SecretSource::new(namespace, secret.name, flags.config_secret_dir()));
+            match tokio::time::timeout(Duration::from_secs(10), config_secret::fetch(&client, &source)).await {
+                Ok(Ok(Some(secret))) => {
+                    let src = source.clone();
+                    tokio::task::spawn_blocking(move || {
+                        match src.materialize(secret.data.as_ref().unwrap_or(&BTreeMap::new())) {
+                            Ok(_) => src.set_state(|st| st.seen = secret.metadata.resource_version.clone()),
+                            Err(e) => {
+                                tracing::error!(error = format!("{e:#}"), "cannot use the configuration Secret");
+                                src.set_state(|st| {
+                                    st.seen = secret.metadata.resource_version.clone();
+                                    st.last_error = Some(format!("{e:#}"));
+                                });
+                            }
+                        }
+                    })
+                    .await
+                    .context("writing the configuration Secret's files")?;
+                }
+                Ok(Ok(None)) => tracing::warn!(
+                    secret = %format!("{}/{}", source.namespace, source.name),
+                    "configuration Secret not found; starting with what its directory holds and waiting for it"
+                ),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = format!("{e:#}"), "starting with the configuration Secret's last files")
+                }
+                Err(_) => tracing::warn!("reading the configuration Secret timed out; starting with its last files"),
+            }
+            return Ok((ConfigSource::Secret(source), Some(client)));
+        }
+        let source = match &flags.config_file {
             Some(p) => ConfigSource::File(p.clone()),
             None if Path::new(DEFAULT_CONFIG_FILE).exists() => ConfigSource::File(PathBuf::from(DEFAULT_CONFIG_FILE)),
             None => ConfigSource::Embedded,
-        }
+        };
+        Ok((source, None))
     }
 
     fn load(&self, listen_port: u16) -> anyhow::Result<Config> {
@@ -61,6 +100,11 @@ impl ConfigSource {
                 let text = oxeye_config::DEFAULT_CONFIG.replace("localhost:9090", &format!("localhost:{listen_port}"));
                 oxeye_config::load_str(&text, "<embedded default config>")?
             }
+            ConfigSource::Secret(s) => match s.config_path() {
+                Some(p) => oxeye_config::load_file(&p)?,
+                // No Secret yet: nothing to scrape or evaluate until it appears.
+                None => oxeye_config::load_str("", &format!("<Secret {}/{} not written yet>", s.namespace, s.name))?,
+            },
         };
         Ok(cfg)
     }
@@ -212,8 +256,26 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         retention_desc = DEFAULT_RETENTION.to_string();
     }
 
-    let source = ConfigSource::from_flags(&flags);
-    let config = source.load(listen.port()).context("error loading config")?;
+    let (source, kube_client) = ConfigSource::from_flags(&flags).await?;
+    let mut initial_load_failed = false;
+    let config = match (source.load(listen.port()), &source) {
+        (Ok(c), _) => c,
+        // A Secret is fixed by writing a new version, which this server picks up: start with an
+        // empty configuration instead of exiting (and crash-looping) meanwhile.
+        (Err(e), ConfigSource::Secret(s)) => {
+            let message = format!("{e:#}");
+            tracing::error!(error = %message, "error loading the configuration Secret; starting with an empty configuration");
+            s.set_state(|st| st.last_error = Some(message));
+            initial_load_failed = true;
+            oxeye_config::load_str("", "<empty configuration>").context("loading the empty configuration")?
+        }
+        (Err(e), _) => return Err(e.context("error loading config")),
+    };
+    if let ConfigSource::Secret(s) = &source
+        && !initial_load_failed
+    {
+        s.set_state(|st| st.loaded = st.seen.clone());
+    }
     tracing::info!(source = ?source, "loaded configuration");
 
     let mut registry = Registry::default();
@@ -297,8 +359,17 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let scrape_runner = scrape.clone();
     let targets_rx = discovery.subscribe();
     tokio::spawn(async move { scrape_runner.run(targets_rx).await });
-    server.reload_metrics.successful.set(1);
-    server.reload_metrics.success_timestamp.set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
+    if initial_load_failed {
+        server.last_reload_ok.store(false, Ordering::Release);
+    } else {
+        server.reload_metrics.successful.set(1);
+        server.reload_metrics.success_timestamp.set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
+    }
+    if let (ConfigSource::Secret(secret), Some(client)) = (&server.source, kube_client) {
+        let reload_server = server.clone();
+        let reload: config_secret::Reload = Arc::new(move || reload_server.reload());
+        tokio::spawn(config_secret::follow(client, secret.clone(), reload));
+    }
 
     let lifecycle: Option<Arc<dyn Lifecycle>> =
         if flags.enable_lifecycle { Some(Arc::new(LifecycleHandle(server.clone()))) } else { None };
@@ -435,6 +506,10 @@ impl TargetsView for TargetsHandle {
             .collect()
     }
 
+    fn scrape_pools(&self) -> Vec<String> {
+        self.0.scrape_pools()
+    }
+
     fn targets_metadata(&self) -> Vec<TargetMetadata> {
         self.0
             .targets_metadata(&[], None)
@@ -537,7 +612,7 @@ impl StatusView for StatusHandle {
     fn runtime_info(&self) -> serde_json::Value {
         let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        serde_json::json!({
+        let mut info = serde_json::json!({
             "startTime": self.0.start_time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
             "CWD": cwd,
             "reloadConfigSuccess": self.0.last_reload_ok.load(Ordering::Acquire),
@@ -549,7 +624,23 @@ impl StatusView for StatusHandle {
             "GOGC": "",
             "GODEBUG": "",
             "storageRetention": self.0.retention_desc,
-        })
+        });
+        // Oxeye extension: which version of the configuration Secret runs (oxeye-operator reads
+        // it to report whether its latest write is live).
+        if let (ConfigSource::Secret(s), Some(obj)) = (&self.0.source, info.as_object_mut()) {
+            let st = s.state();
+            obj.insert(
+                "configSecret".into(),
+                serde_json::json!({
+                    "namespace": s.namespace,
+                    "name": s.name,
+                    "seenResourceVersion": st.seen,
+                    "loadedResourceVersion": st.loaded,
+                    "lastError": st.last_error,
+                }),
+            );
+        }
+        info
     }
 
     fn tsdb_status(&self, limit: usize) -> serde_json::Value {

@@ -20,7 +20,7 @@ use crate::job::ScrapeJob;
 use crate::metadata::MetricMetadata;
 use crate::metrics::ScrapeMetrics;
 use crate::pool::ScrapePool;
-use crate::scrape_loop::{LoopContext, StopMode};
+use crate::scrape_loop::{LoopContext, PromptFirstScrape, StopMode};
 use crate::target::{Health, Target};
 
 /// Settings of the whole manager.
@@ -30,11 +30,24 @@ pub struct ScrapeOptions {
     /// do not all scrape at once (Prometheus derives it from external labels and hostname).
     pub offset_seed: u64,
     pub user_agent: String,
+    /// A target that appears while the server runs (a new pod, a new ServiceMonitor) is scraped
+    /// once within this window (spread by target hash), then joins its regular phase. Prometheus
+    /// always waits for the phase, up to one scrape interval; `None` restores that.
+    pub prompt_first_scrape_window: Option<Duration>,
+    /// At most this many prompt first scrapes per second (and in a burst) across the server;
+    /// targets beyond that wait for their phase. A server start, or a new job selecting
+    /// thousands of targets, so spreads its load like Prometheus after the first few.
+    pub prompt_first_scrapes_per_second: u32,
 }
 
 impl Default for ScrapeOptions {
     fn default() -> Self {
-        ScrapeOptions { offset_seed: 0, user_agent: format!("Oxeye/{}", env!("CARGO_PKG_VERSION")) }
+        ScrapeOptions {
+            offset_seed: 0,
+            user_agent: format!("Oxeye/{}", env!("CARGO_PKG_VERSION")),
+            prompt_first_scrape_window: Some(Duration::from_secs(1)),
+            prompt_first_scrapes_per_second: 50,
+        }
     }
 }
 
@@ -100,6 +113,10 @@ impl ScrapeManager {
             storage,
             metrics: ScrapeMetrics::default(),
             offset_seed: options.offset_seed,
+            prompt: options
+                .prompt_first_scrape_window
+                .filter(|_| options.prompt_first_scrapes_per_second > 0)
+                .map(|window| PromptFirstScrape::new(window, options.prompt_first_scrapes_per_second)),
             shutdown: CancellationToken::new(),
             user_agent: options.user_agent.into(),
             forced_error: Default::default(),
@@ -223,6 +240,11 @@ impl ScrapeManager {
             view.insert(name.clone(), PoolView { targets, dropped: p.dropped.clone(), dropped_count: p.dropped_count });
         }
         *self.view.write() = view;
+    }
+
+    /// Names of the running scrape pools (one per configured job), sorted.
+    pub fn scrape_pools(&self) -> Vec<String> {
+        self.view.read().keys().cloned().collect()
     }
 
     /// Active and dropped targets of every pool, pools by name, targets by URL.

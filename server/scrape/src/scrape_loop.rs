@@ -74,10 +74,57 @@ pub(crate) struct LoopContext {
     pub storage: Arc<dyn Appendable>,
     pub metrics: ScrapeMetrics,
     pub offset_seed: u64,
+    /// When set, targets appearing after start-up get a first scrape right away.
+    pub prompt: Option<PromptFirstScrape>,
     pub shutdown: CancellationToken,
     pub user_agent: Arc<str>,
     /// Set by the pool when `target_limit` is exceeded: every scrape fails with it, unsent.
     pub forced_error: Arc<parking_lot::Mutex<Option<String>>>,
+}
+
+/// The prompt first scrape of targets that appear while the server runs (see
+/// [`crate::ScrapeOptions::prompt_first_scrape_window`]), rate-limited by a token bucket shared
+/// by all loops.
+#[derive(Debug, Clone)]
+pub(crate) struct PromptFirstScrape {
+    /// First scrapes are spread over this window by target hash.
+    pub window: Duration,
+    per_second: f64,
+    /// Tokens left and when they were last refilled.
+    bucket: Arc<parking_lot::Mutex<(f64, Instant)>>,
+}
+
+impl PromptFirstScrape {
+    pub(crate) fn new(window: Duration, per_second: u32) -> Self {
+        let per_second = f64::from(per_second);
+        PromptFirstScrape {
+            window,
+            per_second,
+            bucket: Arc::new(parking_lot::Mutex::new((per_second, Instant::now()))),
+        }
+    }
+
+    fn take_token(&self) -> bool {
+        let mut b = self.bucket.lock();
+        let now = Instant::now();
+        b.0 = (b.0 + now.duration_since(b.1).as_secs_f64() * self.per_second).min(self.per_second);
+        b.1 = now;
+        if b.0 >= 1.0 {
+            b.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The wait before the prompt first scrape of a new target whose regular phase is `offset`
+    /// away, or `None` when it keeps the regular phase (the phase comes about as soon anyway,
+    /// or the rate limit is reached).
+    pub(crate) fn delay(&self, interval: Duration, offset: Duration, hash: u64) -> Option<Duration> {
+        let window = self.window.min(interval).as_nanos().max(1);
+        let delay = Duration::from_nanos(u64::try_from(u128::from(hash) % window).unwrap_or(0));
+        (offset > delay + self.window && self.take_token()).then_some(delay)
+    }
 }
 
 /// Counts from appending one body.
@@ -92,6 +139,9 @@ pub(crate) struct ScrapeLoop {
     target: Arc<Target>,
     ctx: LoopContext,
     cache: ScrapeCache,
+    /// Whether the loop took over series from a predecessor (a reload): such a loop continues a
+    /// running scrape and keeps the regular phase.
+    inherited: bool,
     body: Vec<u8>,
     raw: Vec<u8>,
     /// The target's public labels, attached to every series.
@@ -125,6 +175,7 @@ impl ScrapeLoop {
         ScrapeLoop {
             target,
             ctx,
+            inherited: !inherited.is_empty(),
             cache: ScrapeCache::with_inherited(inherited),
             body: Vec::new(),
             raw: Vec::new(),
@@ -135,10 +186,32 @@ impl ScrapeLoop {
 
     async fn run(mut self, cancel: CancellationToken, mode: Arc<AtomicU8>) -> Vec<(u64, Labels)> {
         let interval = self.target.interval();
-        let offset = self.target.offset(interval, self.ctx.offset_seed);
+        let mut offset = self.target.offset(interval, self.ctx.offset_seed);
+        let mut scraped = false;
+        let prompt = match &self.ctx.prompt {
+            Some(p) if !self.inherited => p.delay(interval, offset, self.target.hash() ^ self.ctx.offset_seed),
+            _ => None,
+        };
+        if let Some(delay) = prompt {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return self.finish(&mode, None).await,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            if !self.scrape_and_report(SystemTime::now(), Instant::now(), &cancel).await {
+                return self.finish(&mode, None).await;
+            }
+            scraped = true;
+            // The phase is pinned to absolute time: wait for what is left of it.
+            offset = self.target.offset(interval, self.ctx.offset_seed);
+        }
         tokio::select! {
             biased;
-            _ = cancel.cancelled() => return self.finish(&mode, None).await,
+            _ = cancel.cancelled() => {
+                // After a prompt scrape, a vanished target still gets its staleness markers.
+                let ticker = scraped.then(|| tokio::time::interval_at(tokio::time::Instant::now() + interval, interval));
+                return self.finish(&mode, ticker).await;
+            }
             _ = tokio::time::sleep(offset) => {}
         }
         let mut ticker = tokio::time::interval(interval);

@@ -48,6 +48,7 @@ fn build(state: Arc<ApiState>, home: Option<String>) -> Router {
         .route("/label/{name}/values", get(api::series::label_values))
         .route("/targets", get(api::targets::targets))
         .route("/targets/metadata", get(api::targets::targets_metadata))
+        .route("/scrape_pools", get(api::targets::scrape_pools))
         .route("/metadata", get(api::targets::metadata))
         .route("/rules", get(api::rules::rules))
         .route("/alerts", get(api::rules::alerts))

@@ -56,6 +56,8 @@ pub trait TargetsView: Send + Sync {
     fn dropped_targets(&self) -> Vec<DroppedTarget>;
     /// Metadata of every active target.
     fn targets_metadata(&self) -> Vec<TargetMetadata>;
+    /// Names of the configured scrape pools (jobs), whether or not they have targets.
+    fn scrape_pools(&self) -> Vec<String>;
 }
 
 /// Server-wide status for the `/api/v1/status/*` endpoints.

@@ -39,6 +39,9 @@ impl TargetsView for FakeTargets {
     fn dropped_targets(&self) -> Vec<DroppedTarget> {
         vec![DroppedTarget { discovered_labels: Labels::from_pairs([("__address__", "b:1")]), scrape_pool: "j".into() }]
     }
+    fn scrape_pools(&self) -> Vec<String> {
+        vec!["j".into(), "empty".into()]
+    }
     fn targets_metadata(&self) -> Vec<TargetMetadata> {
         vec![TargetMetadata {
             target: Labels::from_pairs([("instance", "a:1"), ("job", "j")]),
@@ -225,6 +228,15 @@ async fn targets_and_metadata() {
     let (_, v) = call(st, get("/api/v1/targets/metadata?match_target=%7Bjob%3D%22j%22%7D")).await;
     assert_eq!(v["data"][0]["metric"], "http_requests_total");
     assert_eq!(v["data"][0]["target"]["instance"], "a:1");
+}
+
+#[tokio::test]
+async fn scrape_pools_lists_every_configured_pool_sorted() {
+    let st = state(EngineOptions::default(), None);
+    let (code, v) = call(st, get("/api/v1/scrape_pools")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(v["status"], "success");
+    assert_eq!(v["data"]["scrapePools"], serde_json::json!(["empty", "j"]));
 }
 
 #[tokio::test]

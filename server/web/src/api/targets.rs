@@ -61,6 +61,13 @@ pub async fn targets(State(st): State<Arc<ApiState>>, p: Params) -> Result<Respo
     })))
 }
 
+/// `/api/v1/scrape_pools` (Prometheus 2.42+): the configured scrape pools, sorted.
+pub async fn scrape_pools(State(st): State<Arc<ApiState>>) -> Result<Response, ApiError> {
+    let mut pools = st.targets.scrape_pools();
+    pools.sort();
+    Ok(success(json!({ "scrapePools": pools })))
+}
+
 pub async fn targets_metadata(State(st): State<Arc<ApiState>>, p: Params) -> Result<Response, ApiError> {
     let limit = p.limit()?;
     let matchers = match p.get("match_target").filter(|s| !s.is_empty()) {

@@ -1,0 +1,344 @@
+//! The reconcile loop. Any relevant change in the cluster (or the status timer) runs one pass:
+//! snapshot the caches, fetch referenced credentials, [`plan`](crate::plan::plan), write the
+//! Secret if its data changed, read the server back, and patch each selected object's status
+//! where it differs, with an Event when an object is rejected or accepted again. Only the
+//! leader writes; a pass that fails is retried with backoff.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Api, Client, Resource, ResourceExt};
+use oxeye_crd::monitoring::{Condition, ConditionStatus, TargetCounts};
+use oxeye_crd::{PodMonitor, PrometheusRule, ServiceMonitor};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::cluster::Cluster;
+use crate::credentials::Credentials;
+use crate::metrics::{Metrics, controller};
+use crate::output::{SecretWriter, Written, encode};
+use crate::plan::{Kind, Outcome, Plan, Snapshot, plan, referenced_credentials};
+use crate::readback::{ServerClient, ServerState};
+use crate::settings::Settings;
+use crate::status::{ACCEPTED, DesiredStatus, ServerView, desired};
+use crate::{Error, Result};
+
+/// Changes arriving within this window are handled in one pass (a multi-document
+/// `kubectl apply` arrives as a burst).
+const DEBOUNCE: Duration = Duration::from_millis(10);
+/// How often the server is polled while it has not loaded the latest write yet.
+const FAST_POLL: Duration = Duration::from_millis(100);
+/// Give up fast polling after this long (the status interval takes over).
+const FAST_POLL_FOR: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+pub struct Controller {
+    client: Client,
+    settings: Arc<Settings>,
+    cluster: Cluster,
+    credentials: Credentials,
+    writer: SecretWriter,
+    server: Option<ServerClient>,
+    recorder: Recorder,
+    metrics: Metrics,
+    /// The Secret as last read or written while leading; `None` forces a read first.
+    written: Option<Written>,
+    /// When the last write happened, while the server has not loaded it yet.
+    awaiting_server_since: Option<Instant>,
+}
+
+/// What one pass found, for logging and scheduling.
+struct PassReport {
+    wrote: bool,
+    server_behind: bool,
+}
+
+impl Controller {
+    pub fn new(
+        client: Client,
+        settings: Arc<Settings>,
+        cluster: Cluster,
+        recorder: Recorder,
+        metrics: Metrics,
+    ) -> Result<Controller> {
+        let server = match &settings.server_url {
+            Some(u) => Some(ServerClient::new(u).map_err(Error::Settings)?),
+            None => None,
+        };
+        Ok(Controller {
+            writer: SecretWriter::new(client.clone(), &settings.namespace, &settings.secret_name),
+            credentials: Credentials::new(client.clone()),
+            client,
+            settings,
+            cluster,
+            server,
+            recorder,
+            metrics,
+            written: None,
+            awaiting_server_since: None,
+        })
+    }
+
+    /// Runs passes until `shutdown`. `leader` says whether this replica may write.
+    pub async fn run(mut self, mut leader: watch::Receiver<bool>, shutdown: CancellationToken) {
+        let mut backoff = Duration::ZERO;
+        let mut next = Duration::ZERO;
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return,
+                r = leader.changed() => {
+                    if r.is_err() {
+                        tracing::error!("leader election stopped; no further reconciliation");
+                        self.metrics.leader.set(0);
+                        shutdown.cancelled().await;
+                        return;
+                    }
+                }
+                _ = self.cluster.changed.notified() => tokio::time::sleep(DEBOUNCE).await,
+                _ = tokio::time::sleep(next) => {}
+            }
+            let is_leader = *leader.borrow_and_update();
+            self.metrics.leader.set(i64::from(is_leader));
+            if !is_leader {
+                // Another replica writes; read the Secret afresh when leadership comes back.
+                self.written = None;
+                next = Duration::from_secs(3600);
+                continue;
+            }
+            let started = Instant::now();
+            self.metrics.reconcile_operations.get_or_create(&controller()).inc();
+            let result = self.pass().await;
+            self.metrics.reconcile_duration.get_or_create(&controller()).observe(started.elapsed().as_secs_f64());
+            match result {
+                Ok(report) => {
+                    backoff = Duration::ZERO;
+                    self.metrics.record_sync(true);
+                    if report.wrote {
+                        self.awaiting_server_since = Some(Instant::now());
+                    }
+                    let waiting =
+                        report.server_behind && self.awaiting_server_since.is_some_and(|t| t.elapsed() < FAST_POLL_FOR);
+                    if !report.server_behind {
+                        self.awaiting_server_since = None;
+                    }
+                    next = if waiting { FAST_POLL } else { self.settings.status_interval };
+                }
+                Err(e) => {
+                    self.metrics.reconcile_errors.get_or_create(&controller()).inc();
+                    self.metrics.record_sync(false);
+                    backoff = (backoff * 2).clamp(Duration::from_millis(500), MAX_BACKOFF);
+                    tracing::error!(error = %e, retry_in = ?backoff, "reconcile failed");
+                    next = backoff;
+                }
+            }
+        }
+    }
+
+    async fn pass(&mut self) -> Result<PassReport> {
+        let snapshot = self.cluster.snapshot();
+        let refs = referenced_credentials(&snapshot, &self.settings);
+        *self.cluster.interesting.write() = refs.iter().cloned().collect();
+        self.credentials.refresh(&refs, &self.cluster).await;
+        let plan = plan(&snapshot, &self.settings, &self.credentials);
+        self.metrics.record_plan(&plan);
+
+        let data = encode(&plan.files)?;
+        if self.written.is_none() {
+            self.written = self.writer.read().await?;
+        }
+        let mut wrote = false;
+        if self.written.as_ref().is_none_or(|w| w.data != data) {
+            let w = self.writer.apply(&data).await?;
+            self.metrics.secret_writes.inc();
+            tracing::info!(
+                secret = %format!("{}/{}", self.writer.namespace, self.writer.name),
+                resource_version = %w.resource_version,
+                scrape_jobs = plan.outcomes.iter().filter(|o| o.key.kind != Kind::PrometheusRule).count(),
+                rule_files = plan.files.len() - 1,
+                "wrote the server configuration"
+            );
+            self.written = Some(w);
+            wrote = true;
+        }
+        let written_rv = self.written.as_ref().map(|w| w.resource_version.clone());
+
+        let server_state: Option<std::result::Result<ServerState, String>> = match &self.server {
+            Some(s) => Some(s.read().await),
+            None => None,
+        };
+        let view = match &server_state {
+            None => ServerView::NotConfigured,
+            Some(Err(e)) => ServerView::Unreachable(e),
+            Some(Ok(st)) => ServerView::Reported(st),
+        };
+        if let Some(Err(e)) = &server_state {
+            tracing::warn!(error = %e, "reading the server back failed");
+        }
+        let server_behind = match (&server_state, &written_rv) {
+            (Some(Ok(st)), Some(rv)) => st.loaded_version.is_some() && !st.runs(rv) && st.refused(rv).is_none(),
+            (Some(Err(_)), _) => true,
+            _ => false,
+        };
+        let secret = format!("{}/{}", self.settings.namespace, self.settings.secret_name);
+        let status_errors = self.update_statuses(&snapshot, &plan, (&secret, written_rv.as_deref()), view).await;
+        if status_errors > 0 {
+            return Err(Error::Status(status_errors));
+        }
+        Ok(PassReport { wrote, server_behind })
+    }
+
+    /// Patches the status of every selected object whose status differs from the desired one.
+    /// Returns how many patches failed.
+    async fn update_statuses(
+        &self,
+        snapshot: &Snapshot,
+        plan: &Plan,
+        secret: (&str, Option<&str>),
+        view: ServerView<'_>,
+    ) -> usize {
+        let now = Time(k8s_openapi::jiff::Timestamp::now());
+        let sms: BTreeMap<(String, String), &Arc<ServiceMonitor>> =
+            snapshot.service_monitors.iter().map(|o| (key(&**o), o)).collect();
+        let pms: BTreeMap<(String, String), &Arc<PodMonitor>> =
+            snapshot.pod_monitors.iter().map(|o| (key(&**o), o)).collect();
+        let prs: BTreeMap<(String, String), &Arc<PrometheusRule>> =
+            snapshot.rules.iter().map(|o| (key(&**o), o)).collect();
+        let mut failed = 0;
+        for outcome in &plan.outcomes {
+            let k = (outcome.key.namespace.clone(), outcome.key.name.clone());
+            let ok = match outcome.key.kind {
+                Kind::ServiceMonitor => match sms.get(&k) {
+                    Some(o) => {
+                        let st = o.status.as_ref();
+                        let (conds, targets) =
+                            (st.map(|s| s.conditions.as_slice()).unwrap_or_default(), st.and_then(|s| s.targets));
+                        let gen_ = st.and_then(|s| s.observed_generation);
+                        self.update_one(&***o, outcome, secret, view, (conds, targets, gen_), &now).await
+                    }
+                    None => true,
+                },
+                Kind::PodMonitor => match pms.get(&k) {
+                    Some(o) => {
+                        let st = o.status.as_ref();
+                        let (conds, targets) =
+                            (st.map(|s| s.conditions.as_slice()).unwrap_or_default(), st.and_then(|s| s.targets));
+                        let gen_ = st.and_then(|s| s.observed_generation);
+                        self.update_one(&***o, outcome, secret, view, (conds, targets, gen_), &now).await
+                    }
+                    None => true,
+                },
+                Kind::PrometheusRule => match prs.get(&k) {
+                    Some(o) => {
+                        let st = o.status.as_ref();
+                        let conds = st.map(|s| s.conditions.as_slice()).unwrap_or_default();
+                        let gen_ = st.and_then(|s| s.observed_generation);
+                        self.update_one(&***o, outcome, secret, view, (conds, None, gen_), &now).await
+                    }
+                    None => true,
+                },
+            };
+            if !ok {
+                failed += 1;
+            }
+        }
+        failed
+    }
+
+    /// Brings one object's status in line; returns false when the patch failed.
+    async fn update_one<K>(
+        &self,
+        obj: &K,
+        outcome: &Outcome,
+        secret: (&str, Option<&str>),
+        view: ServerView<'_>,
+        current: (&[Condition], Option<TargetCounts>, Option<i64>),
+        now: &Time,
+    ) -> bool
+    where
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Serialize
+            + std::fmt::Debug,
+    {
+        let (conditions, targets, observed) = current;
+        let want = desired(outcome, secret, view, conditions, targets, now);
+        let have = DesiredStatus { conditions: conditions.to_vec(), observed_generation: observed, targets };
+        if want == have {
+            return true;
+        }
+        let ns = obj.namespace().unwrap_or_default();
+        let api: Api<K> = Api::namespaced(self.client.clone(), &ns);
+        self.metrics.status_updates.get_or_create(&controller()).inc();
+        if let Err(e) = api.patch_status(&obj.name_any(), &PatchParams::default(), &Patch::Merge(want.patch())).await {
+            self.metrics.status_update_errors.get_or_create(&controller()).inc();
+            tracing::warn!(object = %outcome.key, error = %e, "updating status failed");
+            return false;
+        }
+        self.publish_event(obj, outcome, conditions, &want).await;
+        true
+    }
+
+    /// A Warning when the object is newly rejected (or rejected for a new reason), a Normal
+    /// event when a rejected object is accepted again.
+    async fn publish_event<K: Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        outcome: &Outcome,
+        before: &[Condition],
+        after: &DesiredStatus,
+    ) {
+        let was = before.iter().find(|c| c.type_ == ACCEPTED);
+        let Some(now) = after.condition(ACCEPTED) else { return };
+        let event = match now.status {
+            ConditionStatus::False
+                if was.is_none_or(|w| {
+                    w.status != ConditionStatus::False
+                        || w.message != now.message
+                        || w.observed_generation != now.observed_generation
+                }) =>
+            {
+                Event {
+                    type_: EventType::Warning,
+                    reason: "InvalidConfiguration".into(),
+                    note: now.message.as_ref().map(|m| truncate(m, 1000)),
+                    action: "Render".into(),
+                    secondary: None,
+                }
+            }
+            ConditionStatus::True if was.is_some_and(|w| w.status == ConditionStatus::False) => Event {
+                type_: EventType::Normal,
+                reason: "Accepted".into(),
+                note: now.message.clone(),
+                action: "Render".into(),
+                secondary: None,
+            },
+            _ => return,
+        };
+        if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+            tracing::warn!(object = %outcome.key, error = %e, "publishing an event failed");
+        }
+    }
+}
+
+fn key<K: Resource>(o: &K) -> (String, String) {
+    (o.meta().namespace.clone().unwrap_or_default(), o.meta().name.clone().unwrap_or_default())
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
