@@ -135,6 +135,11 @@ impl LoopbackServer {
     pub fn requests(&self) -> Vec<Seen> {
         self.seen.lock().map(|s| s.clone()).unwrap_or_default()
     }
+
+    /// How many requests were `"METHOD path"` (for example `"GET /metrics"`).
+    pub fn hits(&self, request: &str) -> u64 {
+        self.requests().iter().filter(|r| format!("{} {}", r.method, r.path) == request).count() as u64
+    }
 }
 
 fn serve(mut stream: TcpStream, body: &str, seen: &Mutex<Vec<Seen>>) {

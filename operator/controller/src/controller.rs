@@ -204,43 +204,22 @@ impl Controller {
         view: ServerView<'_>,
     ) -> usize {
         let now = Time(k8s_openapi::jiff::Timestamp::now());
-        let sms: BTreeMap<(String, String), &Arc<ServiceMonitor>> =
-            snapshot.service_monitors.iter().map(|o| (key(&**o), o)).collect();
-        let pms: BTreeMap<(String, String), &Arc<PodMonitor>> =
-            snapshot.pod_monitors.iter().map(|o| (key(&**o), o)).collect();
-        let prs: BTreeMap<(String, String), &Arc<PrometheusRule>> =
-            snapshot.rules.iter().map(|o| (key(&**o), o)).collect();
+        let (sms, pms, prs) =
+            (index(&snapshot.service_monitors), index(&snapshot.pod_monitors), index(&snapshot.rules));
         let mut failed = 0;
         for outcome in &plan.outcomes {
             let k = (outcome.key.namespace.clone(), outcome.key.name.clone());
             let ok = match outcome.key.kind {
                 Kind::ServiceMonitor => match sms.get(&k) {
-                    Some(o) => {
-                        let st = o.status.as_ref();
-                        let (conds, targets) =
-                            (st.map(|s| s.conditions.as_slice()).unwrap_or_default(), st.and_then(|s| s.targets));
-                        let gen_ = st.and_then(|s| s.observed_generation);
-                        self.update_one(&***o, outcome, secret, view, (conds, targets, gen_), &now).await
-                    }
+                    Some(o) => self.update_one(&***o, outcome, secret, view, &now).await,
                     None => true,
                 },
                 Kind::PodMonitor => match pms.get(&k) {
-                    Some(o) => {
-                        let st = o.status.as_ref();
-                        let (conds, targets) =
-                            (st.map(|s| s.conditions.as_slice()).unwrap_or_default(), st.and_then(|s| s.targets));
-                        let gen_ = st.and_then(|s| s.observed_generation);
-                        self.update_one(&***o, outcome, secret, view, (conds, targets, gen_), &now).await
-                    }
+                    Some(o) => self.update_one(&***o, outcome, secret, view, &now).await,
                     None => true,
                 },
                 Kind::PrometheusRule => match prs.get(&k) {
-                    Some(o) => {
-                        let st = o.status.as_ref();
-                        let conds = st.map(|s| s.conditions.as_slice()).unwrap_or_default();
-                        let gen_ = st.and_then(|s| s.observed_generation);
-                        self.update_one(&***o, outcome, secret, view, (conds, None, gen_), &now).await
-                    }
+                    Some(o) => self.update_one(&***o, outcome, secret, view, &now).await,
                     None => true,
                 },
             };
@@ -258,17 +237,17 @@ impl Controller {
         outcome: &Outcome,
         secret: (&str, Option<&str>),
         view: ServerView<'_>,
-        current: (&[Condition], Option<TargetCounts>, Option<i64>),
         now: &Time,
     ) -> bool
     where
-        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        K: Reported
+            + Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
             + Clone
             + DeserializeOwned
             + Serialize
             + std::fmt::Debug,
     {
-        let (conditions, targets, observed) = current;
+        let (conditions, targets, observed) = obj.reported();
         let want = desired(outcome, secret, view, conditions, targets, now);
         let have = DesiredStatus { conditions: conditions.to_vec(), observed_generation: observed, targets };
         if want == have {
@@ -328,8 +307,46 @@ impl Controller {
     }
 }
 
-fn key<K: Resource>(o: &K) -> (String, String) {
-    (o.meta().namespace.clone().unwrap_or_default(), o.meta().name.clone().unwrap_or_default())
+/// The objects of one kind by namespace and name.
+fn index<K: Resource>(objects: &[Arc<K>]) -> BTreeMap<(String, String), &Arc<K>> {
+    objects
+        .iter()
+        .map(|o| ((o.meta().namespace.clone().unwrap_or_default(), o.meta().name.clone().unwrap_or_default()), o))
+        .collect()
+}
+
+/// The status fields Oxeye owns, as an object carries them now.
+trait Reported {
+    fn reported(&self) -> (&[Condition], Option<TargetCounts>, Option<i64>);
+}
+
+impl Reported for ServiceMonitor {
+    fn reported(&self) -> (&[Condition], Option<TargetCounts>, Option<i64>) {
+        let st = self.status.as_ref();
+        (
+            st.map(|s| s.conditions.as_slice()).unwrap_or_default(),
+            st.and_then(|s| s.targets),
+            st.and_then(|s| s.observed_generation),
+        )
+    }
+}
+
+impl Reported for PodMonitor {
+    fn reported(&self) -> (&[Condition], Option<TargetCounts>, Option<i64>) {
+        let st = self.status.as_ref();
+        (
+            st.map(|s| s.conditions.as_slice()).unwrap_or_default(),
+            st.and_then(|s| s.targets),
+            st.and_then(|s| s.observed_generation),
+        )
+    }
+}
+
+impl Reported for PrometheusRule {
+    fn reported(&self) -> (&[Condition], Option<TargetCounts>, Option<i64>) {
+        let st = self.status.as_ref();
+        (st.map(|s| s.conditions.as_slice()).unwrap_or_default(), None, st.and_then(|s| s.observed_generation))
+    }
 }
 
 fn truncate(s: &str, max: usize) -> String {

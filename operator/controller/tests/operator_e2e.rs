@@ -216,6 +216,13 @@ fn condition(obj: &Value, type_: &str) -> Option<(String, String, String)> {
     })
 }
 
+/// Waits until the object at `path` has condition `type_` with `status`; returns it.
+fn wait_condition(api: &ApiClient, path: &str, type_: &str, status: &str) -> (String, String, String) {
+    wait_for(&format!("{type_}={status} on {path}"), Duration::from_secs(20), || {
+        condition(&api.get(path)?, type_).filter(|c| c.0 == status)
+    })
+}
+
 fn rule_groups(base: &str) -> Vec<(String, String)> {
     let v = get_json(&format!("{base}/api/v1/rules"));
     v["data"]["groups"]
@@ -382,6 +389,13 @@ fn monitors_and_rules_reach_the_server() {
     });
     let rule_latency = started.elapsed();
     println!("operator e2e: PrometheusRule apply-to-active: {} ms", rule_latency.as_millis());
+    let loaded = wait_condition(
+        &api,
+        "/apis/monitoring.coreos.com/v1/namespaces/apps/prometheusrules/good-rules",
+        "Reconciled",
+        "True",
+    );
+    assert_eq!(loaded.1, "Loaded");
 
     // --- A bad PrometheusRule and a bad ServiceMonitor are rejected alone.
     api.create(
@@ -408,16 +422,20 @@ fn monitors_and_rules_reach_the_server() {
             "spec": {"groups": [{"name": "e2e-more", "rules": [{"record": "e2e:one", "expr": "1"}]}]},
         }),
     );
-    let bad = wait_for("bad-rules to be rejected", Duration::from_secs(20), || {
-        let o = api.get("/apis/monitoring.coreos.com/v1/namespaces/apps/prometheusrules/bad-rules")?;
-        condition(&o, "Accepted").filter(|c| c.0 == "False")
-    });
+    let bad = wait_condition(
+        &api,
+        "/apis/monitoring.coreos.com/v1/namespaces/apps/prometheusrules/bad-rules",
+        "Accepted",
+        "False",
+    );
     assert_eq!(bad.1, "InvalidConfiguration");
     assert!(bad.2.contains("spec.groups[0].rules[0]") && bad.2.contains("Broken"), "{}", bad.2);
-    let bad_sm = wait_for("sm-bad to be rejected", Duration::from_secs(20), || {
-        let o = api.get("/apis/monitoring.coreos.com/v1/namespaces/apps/servicemonitors/sm-bad")?;
-        condition(&o, "Accepted").filter(|c| c.0 == "False")
-    });
+    let bad_sm = wait_condition(
+        &api,
+        "/apis/monitoring.coreos.com/v1/namespaces/apps/servicemonitors/sm-bad",
+        "Accepted",
+        "False",
+    );
     assert!(bad_sm.2.contains("relabelings[0]"), "{}", bad_sm.2);
     wait_for("group e2e-more loaded next to the rejected rule", Duration::from_secs(20), || {
         let groups = rule_groups(&ox);
@@ -447,16 +465,19 @@ fn monitors_and_rules_reach_the_server() {
             json!({"basicAuth": {"username": {"name": "scrape-creds", "key": "user"}, "password": {"name": "scrape-creds", "key": "pass"}}}),
         ),
     );
-    let missing = wait_for("sm-auth rejected for its missing Secret", Duration::from_secs(20), || {
-        let o = api.get("/apis/monitoring.coreos.com/v1/namespaces/apps/servicemonitors/sm-auth")?;
-        condition(&o, "Accepted").filter(|c| c.0 == "False")
-    });
+    let missing = wait_condition(
+        &api,
+        "/apis/monitoring.coreos.com/v1/namespaces/apps/servicemonitors/sm-auth",
+        "Accepted",
+        "False",
+    );
     assert!(missing.2.contains("apps/scrape-creds"), "{}", missing.2);
     api.create(
         "/api/v1/namespaces/apps/secrets",
         &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "scrape-creds"},
                 "stringData": {"user": "scraper", "pass": "s3cret"}}),
     );
+    wait_condition(&api, "/apis/monitoring.coreos.com/v1/namespaces/apps/servicemonitors/sm-auth", "Accepted", "True");
     wait_for("sm-auth scraped with basic auth", Duration::from_secs(20), || {
         active_targets(&ox, "serviceMonitor/apps/sm-auth/0").iter().any(|t| t["health"] == "up").then_some(())
     });

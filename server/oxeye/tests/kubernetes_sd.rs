@@ -21,15 +21,14 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Oxeye, ProcessGuard, StaticTarget, api_json, free_port, http_get, require_binary, wait_for};
 use oxeye_e2e::ControlPlane;
+use oxeye_e2e::fixtures::{ApiClient, LoopbackServer};
 use serde_json::{Value, json};
 
 const VM_BIN: &str = "/usr/bin/victoria-metrics";
@@ -38,73 +37,6 @@ type LabelMap = BTreeMap<String, String>;
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
-
-/// An HTTP server on one loopback address (127.0.0.x) that answers every request with 200 and
-/// a fixed body, counting requests by "METHOD path".
-struct LoopbackServer {
-    ip: Ipv4Addr,
-    port: u16,
-    requests: Arc<Mutex<BTreeMap<String, u64>>>,
-}
-
-impl LoopbackServer {
-    fn bind(ip: Ipv4Addr, port: u16, body: &str) -> std::io::Result<LoopbackServer> {
-        let listener = TcpListener::bind((ip, port))?;
-        let port = listener.local_addr()?.port();
-        let requests = Arc::new(Mutex::new(BTreeMap::new()));
-        let (reqs, body) = (requests.clone(), body.to_string());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (reqs, body) = (reqs.clone(), body.clone());
-                std::thread::spawn(move || serve(stream, &body, &reqs));
-            }
-        });
-        Ok(LoopbackServer { ip, port, requests })
-    }
-
-    fn hits(&self, request: &str) -> u64 {
-        self.requests.lock().expect("lock").get(request).copied().unwrap_or(0)
-    }
-
-    fn address(&self) -> String {
-        format!("{}:{}", self.ip, self.port)
-    }
-}
-
-fn serve(mut stream: TcpStream, body: &str, requests: &Mutex<BTreeMap<String, u64>>) {
-    let Ok(clone) = stream.try_clone() else { return };
-    let mut reader = BufReader::new(clone);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut content_length = 0usize;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let t = h.trim_end();
-            if t.is_empty() {
-                break;
-            }
-            if let Some(v) = t.to_ascii_lowercase().strip_prefix("content-length:") {
-                content_length = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut buf = vec![0u8; content_length];
-        let _ = reader.read_exact(&mut buf);
-        let mut parts = line.split_whitespace();
-        let key = format!("{} {}", parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        *requests.lock().expect("lock").entry(key).or_default() += 1;
-        let resp =
-            format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}", body.len());
-        if stream.write_all(resp.as_bytes()).is_err() {
-            return;
-        }
-    }
-}
 
 /// Servers on every address of `ips`, all on one port number (so one EndpointSlice port fits
 /// every pod). Retries with other ports when one address has the port taken.
@@ -167,40 +99,6 @@ fn running(pod_ip: &str, ready: bool) -> Value {
         "hostIP": "127.0.0.1",
         "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
     })
-}
-
-/// A direct client for the apiserver (admin token, the cluster CA), for the changes whose
-/// propagation is timed: kubectl's own start-up would be part of the measurement otherwise.
-struct ApiClient {
-    base: String,
-    token: String,
-    http: reqwest::blocking::Client,
-}
-
-impl ApiClient {
-    fn new(cp: &ControlPlane) -> ApiClient {
-        let pem = std::fs::read(cp.ca_cert_path()).expect("read CA");
-        let ca = reqwest::Certificate::from_pem(&pem).expect("CA certificate");
-        let http = reqwest::blocking::Client::builder()
-            .add_root_certificate(ca)
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("client");
-        ApiClient { base: cp.apiserver_url().to_string(), token: cp.token().to_string(), http }
-    }
-
-    fn merge_patch(&self, path: &str, body: Value) {
-        let resp = self
-            .http
-            .patch(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .header("Content-Type", "application/merge-patch+json")
-            .body(body.to_string())
-            .send()
-            .unwrap_or_else(|e| panic!("PATCH {path}: {e}"));
-        let status = resp.status();
-        assert!(status.is_success(), "PATCH {path}: {status}: {}", resp.text().unwrap_or_default());
-    }
 }
 
 fn start_victoria_metrics(dir: &Path, config: &Path) -> (ProcessGuard, String) {
@@ -789,14 +687,14 @@ fn matches_victoria_metrics_and_follows_changes() {
     // Latency: a label change and a readiness change, from the apiserver's answer to the
     // change until oxeye's /api/v1/targets shows it (polled every 20 ms).
     let api = ApiClient::new(&cp);
-    api.merge_patch("/api/v1/namespaces/ksd-a/pods/web-0", json!({"metadata": {"labels": {"tier": "backend"}}}));
+    api.merge_patch("/api/v1/namespaces/ksd-a/pods/web-0", &json!({"metadata": {"labels": {"tier": "backend"}}}));
     let label_latency = time_until(&ox, "k8s-pod", "web-0's new label", |ts| {
         find_target(ts, "web-0", &port.to_string())
             .is_some_and(|t| t.get(&format!("{META}pod_label_tier")).map(String::as_str) == Some("backend"))
     });
     api.merge_patch(
         "/api/v1/namespaces/ksd-a/pods/web-1/status",
-        json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+        &json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
     );
     let ready_latency = time_until(&ox, "k8s-pod", "web-1 becoming ready", |ts| {
         find_target(ts, "web-1", &port.to_string())

@@ -22,8 +22,9 @@ pub enum ConditionStatus {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
-    /// Condition type. Oxeye sets `Accepted`: whether the object was rendered into the running
-    /// configuration (`False` with the reason and message when it was rejected).
+    /// Condition type. Oxeye sets `Accepted` (the object was rendered into the server's
+    /// configuration; `False` with the reason and message when it was rejected) and
+    /// `Reconciled` (the server runs a configuration that includes it).
     #[serde(rename = "type")]
     #[schemars(length(min = 1))]
     pub type_: String,
@@ -80,7 +81,7 @@ pub struct TargetCounts {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MonitorStatus {
-    /// Oxeye's conditions (`Accepted`).
+    /// Oxeye's conditions (`Accepted`, `Reconciled`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// `.metadata.generation` this status describes.
@@ -98,7 +99,8 @@ pub struct MonitorStatus {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleStatus {
-    /// Oxeye's conditions (`Accepted`: the rule groups parsed and were loaded).
+    /// Oxeye's conditions (`Accepted`: the rule groups parsed; `Reconciled`: the server loaded
+    /// them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// `.metadata.generation` this status describes.

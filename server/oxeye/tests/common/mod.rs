@@ -9,11 +9,9 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free port")
-}
+pub use oxeye_e2e::fixtures::{free_port, http_get, wait_for};
 
 /// Kills the child on drop.
 pub struct ProcessGuard {
@@ -35,13 +33,6 @@ impl Drop for ProcessGuard {
     }
 }
 
-pub fn http_get(url: &str) -> Result<(u16, String), String> {
-    let resp =
-        reqwest::blocking::Client::new().get(url).timeout(Duration::from_secs(10)).send().map_err(|e| e.to_string())?;
-    let code = resp.status().as_u16();
-    Ok((code, resp.text().map_err(|e| e.to_string())?))
-}
-
 pub fn http_post(url: &str) -> Result<(u16, String), String> {
     let resp = reqwest::blocking::Client::new()
         .post(url)
@@ -57,20 +48,6 @@ pub fn api_json(base: &str, path_and_query: &str) -> serde_json::Value {
         http_get(&format!("{base}{path_and_query}")).unwrap_or_else(|e| panic!("GET {path_and_query}: {e}"));
     assert_eq!(code, 200, "GET {path_and_query}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path_and_query}: bad JSON {e}: {body}"))
-}
-
-/// Polls `f` until it returns Some or the deadline passes.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if start.elapsed() > timeout {
-            panic!("timed out after {timeout:?} waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 pub struct Oxeye {
