@@ -1,10 +1,11 @@
 //! The operator's view of the cluster: watch-fed caches (kube-rs reflectors) of ServiceMonitors,
-//! PodMonitors, PrometheusRules and Namespaces, and of the metadata of Secrets and ConfigMaps
-//! (their data is fetched only for the ones monitors reference). Every change that can alter
-//! the plan wakes the controller; changes that cannot (our own status writes, unrelated Secrets)
-//! do not.
+//! PodMonitors, PrometheusRules and Namespaces, of the metadata of Secrets and ConfigMaps (their
+//! data is fetched only for the ones that are referenced), and, when Grafana is configured, of
+//! GrafanaDashboards and dashboard ConfigMaps. Every change that can alter a decision bumps a
+//! change counter the controllers wait on; changes that cannot (our own status writes,
+//! unreferenced Secrets) do not.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -15,19 +16,34 @@ use kube::api::PartialObjectMeta;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, reflector as reflect, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
-use oxeye_crd::{PodMonitor, PrometheusRule, ServiceMonitor};
+use oxeye_crd::{GrafanaDashboard, PodMonitor, PrometheusRule, ServiceMonitor};
 use parking_lot::RwLock;
 use serde::de::DeserializeOwned;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::metrics::{Metrics, controller};
 use crate::plan::{CredentialRef, Snapshot};
 
-/// Secrets and ConfigMaps the current plan references: only their changes wake the controller.
-pub type Interesting = Arc<RwLock<BTreeSet<CredentialRef>>>;
+/// Secrets and ConfigMaps each controller references (by controller name): only their changes
+/// wake the controllers.
+pub type Interesting = Arc<RwLock<BTreeMap<&'static str, BTreeSet<CredentialRef>>>>;
 
-/// Caches of everything the plan reads.
+/// Counts relevant changes; controllers wait for it to move.
+type Changes = Arc<watch::Sender<u64>>;
+
+fn bump(changes: &Changes) {
+    changes.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+/// Which ConfigMaps hold dashboards (`grafana_dashboard: "1"` in kube-prometheus-stack).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardConfigMaps {
+    pub label: String,
+    pub value: String,
+}
+
+/// Caches of everything the controllers read.
 #[derive(Clone)]
 pub struct Cluster {
     pub service_monitors: Store<ServiceMonitor>,
@@ -36,8 +52,11 @@ pub struct Cluster {
     pub namespaces: Store<Namespace>,
     pub secrets: Store<PartialObjectMeta<Secret>>,
     pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
-    /// Notified on every relevant change.
-    pub changed: Arc<Notify>,
+    /// GrafanaDashboards, when Grafana is configured.
+    pub grafana_dashboards: Option<Store<GrafanaDashboard>>,
+    /// Dashboard ConfigMaps (whole objects), when Grafana is configured and they are enabled.
+    pub dashboard_config_maps: Option<Store<ConfigMap>>,
+    changes: Changes,
     pub interesting: Interesting,
 }
 
@@ -55,9 +74,14 @@ fn spec_fingerprint<K: Resource>(o: &K) -> u64 {
 }
 
 impl Cluster {
-    /// Starts the watches. They run until the returned tasks are aborted.
-    pub fn start(client: &Client, metrics: &Metrics) -> (Cluster, Vec<JoinHandle<()>>) {
-        let changed = Arc::new(Notify::new());
+    /// Starts the watches. They run until the returned tasks are aborted. `grafana` adds the
+    /// GrafanaDashboard watch and, with `Some`, the dashboard ConfigMaps watch.
+    pub fn start(
+        client: &Client,
+        metrics: &Metrics,
+        grafana: Option<Option<DashboardConfigMaps>>,
+    ) -> (Cluster, Vec<JoinHandle<()>>) {
+        let changed: Changes = Arc::new(watch::channel(0).0);
         let interesting: Interesting = Arc::default();
         let mut tasks = Vec::new();
         let cfg = watcher::Config::default;
@@ -114,8 +138,44 @@ impl Cluster {
             interesting.clone(),
         );
         tasks.push(t);
-        let cluster =
-            Cluster { service_monitors, pod_monitors, rules, namespaces, secrets, config_maps, changed, interesting };
+        let (mut grafana_dashboards, mut dashboard_config_maps) = (None, None);
+        if let Some(config_maps) = grafana {
+            let (store, t) = watch_objects(
+                Api::<GrafanaDashboard>::all(client.clone()),
+                cfg(),
+                "grafanadashboards",
+                changed.clone(),
+                metrics.clone(),
+                spec_fingerprint,
+            );
+            tasks.push(t);
+            grafana_dashboards = Some(store);
+            if let Some(sel) = config_maps {
+                let selector = format!("{}={}", sel.label, sel.value);
+                let (store, t) = watch_objects(
+                    Api::<ConfigMap>::all(client.clone()),
+                    cfg().labels(&selector),
+                    "configmaps",
+                    changed.clone(),
+                    metrics.clone(),
+                    |c: &ConfigMap| hash_of(&c.metadata.resource_version),
+                );
+                tasks.push(t);
+                dashboard_config_maps = Some(store);
+            }
+        }
+        let cluster = Cluster {
+            service_monitors,
+            pod_monitors,
+            rules,
+            namespaces,
+            secrets,
+            config_maps,
+            grafana_dashboards,
+            dashboard_config_maps,
+            changes: changed,
+            interesting,
+        };
         (cluster, tasks)
     }
 
@@ -128,7 +188,23 @@ impl Cluster {
         self.namespaces.wait_until_ready().await.map_err(err)?;
         self.secrets.wait_until_ready().await.map_err(err)?;
         self.config_maps.wait_until_ready().await.map_err(err)?;
+        if let Some(s) = &self.grafana_dashboards {
+            s.wait_until_ready().await.map_err(err)?;
+        }
+        if let Some(s) = &self.dashboard_config_maps {
+            s.wait_until_ready().await.map_err(err)?;
+        }
         Ok(())
+    }
+
+    /// A receiver that sees every relevant change from now on.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Replaces the credentials `consumer` references.
+    pub fn set_interesting(&self, consumer: &'static str, refs: BTreeSet<CredentialRef>) {
+        self.interesting.write().insert(consumer, refs);
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -173,7 +249,7 @@ fn watch_objects<K>(
     api: Api<K>,
     cfg: watcher::Config,
     resource: &'static str,
-    changed: Arc<Notify>,
+    changed: Changes,
     metrics: Metrics,
     fingerprint: fn(&K) -> u64,
 ) -> (Store<K>, JoinHandle<()>)
@@ -197,18 +273,18 @@ where
                 }
                 Ok(watcher::Event::InitDone) => {
                     metrics.watch_operations.get_or_create(&controller()).inc();
-                    changed.notify_one();
+                    bump(&changed);
                 }
                 Ok(watcher::Event::Apply(o)) => {
                     let fp = fingerprint(&o);
                     if seen.insert(o.uid().unwrap_or_default(), fp) != Some(fp) {
                         tracing::debug!(resource, object = %format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()), "changed");
-                        changed.notify_one();
+                        bump(&changed);
                     }
                 }
                 Ok(watcher::Event::Delete(o)) => {
                     seen.remove(&o.uid().unwrap_or_default());
-                    changed.notify_one();
+                    bump(&changed);
                 }
                 Err(e) => count_error(&metrics, resource, &e),
             }
@@ -220,7 +296,7 @@ where
 fn watch_metadata<K>(
     api: Api<PartialObjectMeta<K>>,
     config_map: bool,
-    changed: Arc<Notify>,
+    changed: Changes,
     metrics: Metrics,
     interesting: Interesting,
 ) -> (Store<PartialObjectMeta<K>>, JoinHandle<()>)
@@ -240,7 +316,7 @@ where
                     namespace: o.metadata.namespace.clone().unwrap_or_default(),
                     name: o.metadata.name.clone().unwrap_or_default(),
                 };
-                interesting.read().contains(&r)
+                interesting.read().values().any(|set| set.contains(&r))
             };
             match event {
                 Ok(watcher::Event::Init) => {
@@ -249,11 +325,11 @@ where
                 Ok(watcher::Event::InitApply(_)) => {}
                 Ok(watcher::Event::InitDone) => {
                     metrics.watch_operations.get_or_create(&controller()).inc();
-                    changed.notify_one();
+                    bump(&changed);
                 }
                 Ok(watcher::Event::Apply(o) | watcher::Event::Delete(o)) => {
                     if relevant(&o) {
-                        changed.notify_one();
+                        bump(&changed);
                     }
                 }
                 Err(e) => count_error(&metrics, resource, &e),

@@ -89,6 +89,7 @@ impl Controller {
     pub async fn run(mut self, mut leader: watch::Receiver<bool>, shutdown: CancellationToken) {
         let mut backoff = Duration::ZERO;
         let mut next = Duration::ZERO;
+        let mut changes = self.cluster.subscribe();
         loop {
             tokio::select! {
                 biased;
@@ -101,7 +102,10 @@ impl Controller {
                         return;
                     }
                 }
-                _ = self.cluster.changed.notified() => tokio::time::sleep(DEBOUNCE).await,
+                _ = changes.changed() => {
+                    tokio::time::sleep(DEBOUNCE).await;
+                    changes.borrow_and_update();
+                }
                 _ = tokio::time::sleep(next) => {}
             }
             let is_leader = *leader.borrow_and_update();
@@ -144,7 +148,7 @@ impl Controller {
     async fn pass(&mut self) -> Result<PassReport> {
         let snapshot = self.cluster.snapshot();
         let refs = referenced_credentials(&snapshot, &self.settings);
-        *self.cluster.interesting.write() = refs.iter().cloned().collect();
+        self.cluster.set_interesting("prometheus", refs.iter().cloned().collect());
         self.credentials.refresh(&refs, &self.cluster).await;
         let plan = plan(&snapshot, &self.settings, &self.credentials);
         self.metrics.record_plan(&plan);

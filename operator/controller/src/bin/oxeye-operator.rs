@@ -119,7 +119,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     });
     tokio::spawn(signals(shutdown.clone()));
 
-    let (cluster, watches) = Cluster::start(&client, &metrics);
+    let (cluster, watches) = Cluster::start(&client, &metrics, None);
     tokio::select! {
         r = cluster.wait_ready() => r.map_err(|e| anyhow::anyhow!(e))?,
         _ = shutdown.cancelled() => {
