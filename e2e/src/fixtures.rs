@@ -278,3 +278,8 @@ pub fn service_account_kubeconfig(cp: &ControlPlane, namespace: &str, name: &str
 pub fn decode_base64_str(s: &str) -> Option<String> {
     String::from_utf8(BASE64.decode(s).ok()?).ok()
 }
+
+/// Standard base64 (as the apiserver expects `[]byte` fields such as Secret data).
+pub fn encode_base64(bytes: &[u8]) -> String {
+    BASE64.encode(bytes)
+}

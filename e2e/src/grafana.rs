@@ -211,22 +211,22 @@ fn unauthorized(message_id: &str, message: &str) -> Response {
     )
 }
 
-fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let Some(h) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
-        return Err(unauthorized("auth.unauthorized", "Unauthorized"));
+        return Err(Box::new(unauthorized("auth.unauthorized", "Unauthorized")));
     };
     if let Some(b64) = h.strip_prefix("Basic ") {
         let decoded = BASE64.decode(b64.trim()).ok().and_then(|d| String::from_utf8(d).ok()).unwrap_or_default();
         return match decoded.split_once(':') {
             Some((u, p)) if u == shared.user && p == shared.password => Ok(()),
-            _ => Err(unauthorized("password-auth.failed", "Invalid username or password")),
+            _ => Err(Box::new(unauthorized("password-auth.failed", "Invalid username or password"))),
         };
     }
     if let Some(token) = h.strip_prefix("Bearer ") {
         let ok = shared.tokens.lock().map(|t| t.contains(token.trim())).unwrap_or(false);
-        return if ok { Ok(()) } else { Err(unauthorized("api-key.invalid", "Invalid API key")) };
+        return if ok { Ok(()) } else { Err(Box::new(unauthorized("api-key.invalid", "Invalid API key"))) };
     }
-    Err(unauthorized("auth.unauthorized", "Unauthorized"))
+    Err(Box::new(unauthorized("auth.unauthorized", "Unauthorized")))
 }
 
 fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
@@ -265,15 +265,15 @@ fn json_body(
     headers: &HeaderMap,
     body: &Bytes,
     allowed: &[&str],
-) -> Result<serde_json::Map<String, Value>, Response> {
+) -> Result<serde_json::Map<String, Value>, Box<Response>> {
     let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !ct.starts_with("application/json") {
         store.violations.push(format!("{what}: Content-Type {ct:?}, not application/json"));
-        return Err(msg(StatusCode::BAD_REQUEST, "bad request data"));
+        return Err(Box::new(msg(StatusCode::BAD_REQUEST, "bad request data")));
     }
     let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) else {
         store.violations.push(format!("{what}: body is not a JSON object"));
-        return Err(msg(StatusCode::BAD_REQUEST, "bad request data"));
+        return Err(Box::new(msg(StatusCode::BAD_REQUEST, "bad request data")));
     };
     for k in obj.keys() {
         if !allowed.contains(&k.as_str()) {
@@ -299,9 +299,15 @@ fn route(
         return reply(StatusCode::OK, json!({"commit": "double", "database": "ok", "version": "11.3.0"}));
     }
     if let Err(r) = authenticate(shared, headers) {
-        return r;
+        return *r;
     }
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // Grafana, like any HTTP server, matches routes on the decoded path segments.
+    let decoded: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned())
+        .collect();
+    let parts: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let q = query_pairs(query);
     match (method.as_str(), parts.as_slice()) {
         ("GET", ["api", "folders"]) => list_folders(store, &q),
@@ -393,7 +399,7 @@ fn create_folder(store: &mut Store, headers: &HeaderMap, body: &Bytes) -> Respon
     let obj = match json_body(store, "POST /api/folders", headers, body, &["uid", "title", "parentUid", "description"])
     {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let title = obj.get("title").and_then(Value::as_str).unwrap_or_default().to_string();
     if title.trim().is_empty() {
@@ -428,7 +434,7 @@ fn save_dashboard(store: &mut Store, headers: &HeaderMap, body: &Bytes) -> Respo
         &["dashboard", "folderUid", "folderId", "overwrite", "message"],
     ) {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(Value::Object(mut model)) = obj.get("dashboard").cloned() else {
         return msg(StatusCode::BAD_REQUEST, "bad request data");
@@ -558,7 +564,7 @@ fn upsert_datasource(store: &mut Store, headers: &HeaderMap, body: &Bytes, uid_i
     let what = if uid_in_path.is_some() { "PUT /api/datasources/uid/:uid" } else { "POST /api/datasources" };
     let obj = match json_body(store, what, headers, body, FIELDS) {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let text = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     let (name, kind, access, url) = (text("name"), text("type"), text("access"), text("url"));

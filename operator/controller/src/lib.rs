@@ -12,11 +12,13 @@
 pub mod cluster;
 pub mod controller;
 pub mod credentials;
+pub mod dashboards;
 pub mod http;
 pub mod leader;
 pub mod metrics;
 pub mod output;
 pub mod plan;
+pub mod provisioning;
 pub mod readback;
 pub mod selection;
 pub mod settings;

@@ -138,6 +138,139 @@ pub struct SettingsFile {
 
     #[serde(default)]
     pub leader_election: LeaderElection,
+
+    /// Grafana provisioning (dashboards and data sources); off when absent.
+    pub grafana: Option<GrafanaFile>,
+}
+
+/// A key of a Secret in the operator's namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretKey {
+    pub name: String,
+    pub key: String,
+}
+
+/// How the operator authenticates to Grafana.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GrafanaAuthFile {
+    /// Admin user name and password (the Grafana chart's `admin-user` / `admin-password`).
+    pub basic_auth: Option<BasicAuthFile>,
+    /// A service-account token.
+    pub token: Option<SecretKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuthFile {
+    pub username: SecretKey,
+    pub password: SecretKey,
+}
+
+/// One data source to provision.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DatasourceFile {
+    pub url: String,
+    pub name: Option<String>,
+    pub uid: Option<String>,
+    pub is_default: Option<bool>,
+    /// Extra `jsonData` settings, merged over Oxeye's (for example `timeInterval`).
+    #[serde(default)]
+    pub json_data: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasourcesFile {
+    /// oxeye as a Prometheus data source (uid `prometheus`, POST queries).
+    pub prometheus: Option<DatasourceFile>,
+    /// oxeye-alertmanager as an Alertmanager data source (uid `alertmanager`).
+    pub alertmanager: Option<DatasourceFile>,
+}
+
+/// Dashboards in ConfigMaps, the kube-prometheus-stack way.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigMapDashboardsFile {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "default_dashboard_label")]
+    pub label: String,
+    #[serde(default = "default_dashboard_label_value")]
+    pub label_value: String,
+    /// Annotations naming the folder, first found wins. A path-like value (k8s-sidecar's
+    /// target directory) uses its last part.
+    #[serde(default = "default_folder_annotations")]
+    pub folder_annotations: Vec<String>,
+}
+
+fn default_dashboard_label() -> String {
+    "grafana_dashboard".into()
+}
+fn default_dashboard_label_value() -> String {
+    "1".into()
+}
+fn default_folder_annotations() -> Vec<String> {
+    vec!["grafana_folder".into(), "k8s-sidecar-target-directory".into()]
+}
+
+impl Default for ConfigMapDashboardsFile {
+    fn default() -> Self {
+        ConfigMapDashboardsFile {
+            enabled: true,
+            label: default_dashboard_label(),
+            label_value: default_dashboard_label_value(),
+            folder_annotations: default_folder_annotations(),
+        }
+    }
+}
+
+/// The `grafana` block as written.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GrafanaFile {
+    /// Grafana's base URL, as the operator reaches it.
+    #[serde(rename = "url")]
+    pub url: String,
+    /// Base of the dashboard links written into status (default: `url`).
+    #[serde(rename = "externalURL")]
+    pub external_url: Option<String>,
+    pub auth: GrafanaAuthFile,
+    /// Labels of "the Grafana instance": GrafanaDashboard `instanceSelector`s match them.
+    #[serde(default)]
+    pub instance_labels: BTreeMap<String, String>,
+    /// Namespace of the Grafana instance (default: `namespace`); dashboards elsewhere need
+    /// `allowCrossNamespaceImport: true`, as with grafana-operator.
+    pub instance_namespace: Option<String>,
+    /// Default `resyncPeriod` (10m, grafana-operator's default).
+    pub resync_period: Option<String>,
+    #[serde(default)]
+    pub config_map_dashboards: ConfigMapDashboardsFile,
+    #[serde(default)]
+    pub datasources: DatasourcesFile,
+}
+
+/// Validated Grafana settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrafanaSettings {
+    pub url: String,
+    pub external_url: String,
+    pub auth: GrafanaAuth,
+    pub instance_labels: BTreeMap<String, String>,
+    pub instance_namespace: String,
+    pub resync_period: Duration,
+    /// `None` when ConfigMap dashboards are disabled.
+    pub config_maps: Option<ConfigMapDashboardsFile>,
+    pub datasources: Vec<oxeye_grafana::Datasource>,
+}
+
+/// Where the Grafana credentials are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrafanaAuth {
+    Basic { username: SecretKey, password: SecretKey },
+    Token(SecretKey),
 }
 
 /// prometheus-operator's `ObjectReference` in `excludedFromEnforcement`.
@@ -179,6 +312,7 @@ pub struct Settings {
     pub excluded_from_enforcement: Vec<ObjectReference>,
     pub base: BaseConfig,
     pub leader_election: LeaderElection,
+    pub grafana: Option<GrafanaSettings>,
 }
 
 /// Placement settings given as flags; they override the file.
@@ -188,6 +322,8 @@ pub struct Overrides {
     pub secret_name: Option<String>,
     pub server_url: Option<String>,
     pub leader_election: Option<bool>,
+    /// Overrides `grafana.url` (the block must be present).
+    pub grafana_url: Option<String>,
 }
 
 impl SettingsFile {
@@ -309,7 +445,18 @@ impl SettingsFile {
             ));
         }
 
+        let grafana = match self.grafana {
+            Some(g) => Some(grafana_settings(g, overrides.grafana_url.clone(), &namespace)?),
+            None if overrides.grafana_url.is_some() => {
+                return Err(bad(
+                    "grafana",
+                    "--grafana.url needs a `grafana` block (credentials) in the settings file".into(),
+                ));
+            }
+            None => None,
+        };
         let settings = Settings {
+            grafana,
             namespace,
             secret_name,
             server_url,
@@ -330,6 +477,72 @@ impl SettingsFile {
         oxeye_config::load_str(&empty, "baseConfig").map_err(|e| bad("baseConfig", e.to_string()))?;
         Ok(settings)
     }
+}
+
+fn http_url(field: &str, u: &str) -> Result<()> {
+    let parsed = url::Url::parse(u).map_err(|e| Error::Settings(format!("{field}: {u:?}: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::Settings(format!("{field}: {u:?}: only http and https are supported")));
+    }
+    Ok(())
+}
+
+fn grafana_settings(g: GrafanaFile, url_override: Option<String>, namespace: &str) -> Result<GrafanaSettings> {
+    let bad = |field: &str, msg: String| Error::Settings(format!("grafana.{field}: {msg}"));
+    let url = url_override.unwrap_or(g.url);
+    http_url("grafana.url", &url)?;
+    let external_url = g.external_url.unwrap_or_else(|| url.clone());
+    http_url("grafana.externalURL", &external_url)?;
+    let auth = match (g.auth.basic_auth, g.auth.token) {
+        (Some(b), None) => GrafanaAuth::Basic { username: b.username, password: b.password },
+        (None, Some(t)) => GrafanaAuth::Token(t),
+        _ => return Err(bad("auth", "set exactly one of basicAuth and token".into())),
+    };
+    let resync_period = match &g.resync_period {
+        Some(d) => oxeye_model::parse_duration(d).map_err(|e| bad("resyncPeriod", format!("{d:?}: {e}")))?,
+        None => Duration::from_secs(600),
+    };
+    if resync_period < Duration::from_secs(1) {
+        return Err(bad("resyncPeriod", "must be at least 1s".into()));
+    }
+    let mut datasources = Vec::new();
+    let kinds = [("prometheus", g.datasources.prometheus), ("alertmanager", g.datasources.alertmanager)];
+    for (kind, ds) in kinds {
+        let Some(ds) = ds else { continue };
+        http_url(&format!("grafana.datasources.{kind}.url"), &ds.url)?;
+        let mut json_data = match kind {
+            "prometheus" => serde_json::json!({"httpMethod": "POST"}),
+            _ => serde_json::json!({"implementation": "prometheus", "handleGrafanaManagedAlerts": false}),
+        }
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+        json_data.extend(ds.json_data);
+        let title = if kind == "prometheus" { "Prometheus" } else { "Alertmanager" };
+        datasources.push(oxeye_grafana::Datasource {
+            uid: ds.uid.unwrap_or_else(|| kind.to_string()),
+            name: ds.name.unwrap_or_else(|| title.to_string()),
+            kind: kind.to_string(),
+            url: ds.url,
+            access: "proxy".into(),
+            is_default: ds.is_default.unwrap_or(kind == "prometheus"),
+            json_data,
+        });
+    }
+    let cm = g.config_map_dashboards;
+    if cm.enabled && (cm.label.is_empty() || cm.label_value.is_empty()) {
+        return Err(bad("configMapDashboards", "label and labelValue must not be empty".into()));
+    }
+    Ok(GrafanaSettings {
+        url,
+        external_url,
+        auth,
+        instance_labels: g.instance_labels,
+        instance_namespace: g.instance_namespace.unwrap_or_else(|| namespace.to_string()),
+        resync_period,
+        config_maps: cm.enabled.then_some(cm),
+        datasources,
+    })
 }
 
 /// Splits `baseConfig` into the renderer's [`BaseConfig`]. Scrape jobs and rule files come
@@ -444,6 +657,28 @@ mod tests {
     }
 
     #[test]
+    fn grafana_block() {
+        let s = resolve(
+            "grafana:\n  url: http://grafana\n  auth: {basicAuth: {username: {name: g, key: admin-user}, password: {name: g, key: admin-password}}}\n  datasources:\n    prometheus: {url: 'http://oxeye:9090', jsonData: {timeInterval: 30s}}\n    alertmanager: {url: 'http://am:9093'}\n",
+        )
+        .unwrap();
+        let g = s.grafana.expect("grafana settings");
+        assert_eq!(g.instance_namespace, "monitoring");
+        assert_eq!(g.resync_period, Duration::from_secs(600));
+        assert_eq!(g.datasources[0].uid, "prometheus");
+        assert_eq!(g.datasources[0].json_data["httpMethod"], "POST");
+        assert_eq!(g.datasources[0].json_data["timeInterval"], "30s");
+        assert!(g.datasources[0].is_default);
+        assert_eq!(g.datasources[1].kind, "alertmanager");
+        assert_eq!(g.datasources[1].json_data["implementation"], "prometheus");
+        assert_eq!(g.config_maps.unwrap().label, "grafana_dashboard");
+        let e = resolve("grafana: {url: 'http://g', auth: {}}\n").unwrap_err().to_string();
+        assert!(e.contains("grafana.auth"), "{e}");
+        let e = resolve("grafana: {url: 'g', auth: {token: {name: t, key: k}}}\n").unwrap_err().to_string();
+        assert!(e.contains("grafana.url"), "{e}");
+    }
+
+    #[test]
     fn flags_override_the_file() {
         let f = SettingsFile::parse("namespace: a\nsecretName: b\n", "t").unwrap();
         let s = f
@@ -453,6 +688,7 @@ mod tests {
                     secret_name: None,
                     server_url: Some("http://oxeye:9090".into()),
                     leader_election: Some(false),
+                    grafana_url: None,
                 },
                 "default",
             )

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -132,8 +132,11 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// Everything but RFC 3986's unreserved characters is escaped in a path segment or query value.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 fn segment(s: &str) -> String {
-    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+    utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 /// Grafana's error bodies carry `message` (all versions); fall back to the raw text.

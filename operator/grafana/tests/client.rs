@@ -25,10 +25,10 @@ async fn folders_dashboards_and_search() {
     assert_eq!(c.folder(&f.uid).await.unwrap(), Some(f.clone()));
     assert_eq!(c.folder("nope").await.unwrap(), None);
 
-    let model = json!({"title": "Node exporter", "uid": "node", "id": null, "panels": []});
+    let model = json!({"title": "Node exporter", "uid": "node-x_1", "id": null, "panels": []});
     let saved = c.save_dashboard(&model, &f.uid, true).await.unwrap();
-    assert_eq!((saved.uid.as_str(), saved.url.as_str()), ("node", "/d/node/node-exporter"));
-    let stored = c.dashboard("node").await.unwrap().expect("stored");
+    assert_eq!((saved.uid.as_str(), saved.url.as_str()), ("node-x_1", "/d/node-x_1/node-exporter"));
+    let stored = c.dashboard("node-x_1").await.unwrap().expect("stored");
     assert_eq!(stored.folder_uid, f.uid);
     assert_eq!(stored.model["panels"], json!([]));
     assert_eq!(c.dashboard("missing").await.unwrap(), None);
@@ -40,9 +40,9 @@ async fn folders_dashboards_and_search() {
         other => panic!("{other:?}"),
     }
     let hits = c.search_folder(&f.uid).await.unwrap();
-    assert_eq!(hits.iter().map(|h| h.uid.as_str()).collect::<Vec<_>>(), ["node"]);
-    c.delete_dashboard("node").await.unwrap();
-    c.delete_dashboard("node").await.unwrap();
+    assert_eq!(hits.iter().map(|h| h.uid.as_str()).collect::<Vec<_>>(), ["node-x_1"]);
+    c.delete_dashboard("node-x_1").await.unwrap();
+    c.delete_dashboard("node-x_1").await.unwrap();
     assert!(c.search_folder(&f.uid).await.unwrap().is_empty());
     c.delete_folder(&f.uid).await.unwrap();
     assert!(g.violations().is_empty(), "{:?}", g.violations());

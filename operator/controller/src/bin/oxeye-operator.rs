@@ -10,11 +10,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 use clap::Parser;
 use kube::runtime::events::{Recorder, Reporter};
-use oxeye_operator::cluster::Cluster;
+use oxeye_operator::cluster::{Cluster, DashboardConfigMaps};
 use oxeye_operator::controller::Controller;
 use oxeye_operator::http::{Endpoints, router};
 use oxeye_operator::leader::{Election, identity};
 use oxeye_operator::metrics::{Metrics, controller};
+use oxeye_operator::provisioning::Provisioner;
 use oxeye_operator::settings::{Overrides, SettingsFile};
 use oxeye_telemetry::{LogFormat, LogLevel, LogfmtStyle};
 use parking_lot::RwLock;
@@ -44,6 +45,11 @@ struct Flags {
     /// oxeye's base URL, read back for status (overrides `serverURL`).
     #[arg(long = "server.url")]
     server_url: Option<String>,
+
+    /// Grafana's base URL (overrides `grafana.url`; the settings file must have a `grafana`
+    /// block with the credentials).
+    #[arg(long = "grafana.url")]
+    grafana_url: Option<String>,
 
     /// Take part in leader election (overrides `leaderElection.enabled`).
     #[arg(long = "leader-elect", action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -90,6 +96,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         secret_name: flags.secret_name.clone(),
         server_url: flags.server_url.clone(),
         leader_election: flags.leader_elect,
+        grafana_url: flags.grafana_url.clone(),
     };
     let settings = Arc::new(file.resolve(&overrides, client.default_namespace())?);
     tracing::info!(
@@ -119,7 +126,10 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     });
     tokio::spawn(signals(shutdown.clone()));
 
-    let (cluster, watches) = Cluster::start(&client, &metrics, None);
+    let grafana_sources = settings.grafana.as_ref().map(|g| {
+        g.config_maps.as_ref().map(|c| DashboardConfigMaps { label: c.label.clone(), value: c.label_value.clone() })
+    });
+    let (cluster, watches) = Cluster::start(&client, &metrics, grafana_sources);
     tokio::select! {
         r = cluster.wait_ready() => r.map_err(|e| anyhow::anyhow!(e))?,
         _ = shutdown.cancelled() => {
@@ -138,8 +148,14 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     let election = Election::start(client.clone(), &settings.namespace, &settings.leader_election)
         .await
         .context("starting leader election")?;
+    let provisioner =
+        Provisioner::new(client.clone(), settings.clone(), cluster.clone(), recorder.clone(), metrics.clone());
     let reconciler = Controller::new(client.clone(), settings.clone(), cluster, recorder, metrics.clone())?;
+    let grafana = provisioner.map(|p| tokio::spawn(p.run(election.is_leader.clone(), shutdown.clone())));
     reconciler.run(election.is_leader.clone(), shutdown.clone()).await;
+    if let Some(g) = grafana {
+        let _ = g.await;
+    }
 
     tracing::info!("shutting down");
     metrics.ready.get_or_create(&controller()).set(0);
