@@ -150,6 +150,15 @@ impl GrafanaDouble {
         f(&mut guard)
     }
 
+    /// Forgets every folder, dashboard and data source, as a Grafana restarted on empty storage.
+    pub fn reset(&self) {
+        self.with(|s| {
+            s.folders.clear();
+            s.dashboards.clear();
+            s.datasources.clear();
+        });
+    }
+
     /// Stored dashboards by uid: (model, folder uid).
     pub fn dashboards(&self) -> BTreeMap<String, (Value, String)> {
         self.with(|s| s.dashboards.iter().map(|(k, d)| (k.clone(), (d.model.clone(), d.folder_uid.clone()))).collect())

@@ -301,6 +301,7 @@ mod tests {
             instance_labels: [("dashboards".to_string(), "oxeye".to_string())].into(),
             instance_namespace: "monitoring".into(),
             resync_period: std::time::Duration::from_secs(600),
+            check_interval: std::time::Duration::from_secs(30),
             config_maps: Some(ConfigMapDashboardsFile::default()),
             datasources: Vec::new(),
         }

@@ -305,7 +305,7 @@ impl Provisioner {
         if retry_soon {
             return Err("some GrafanaDashboard updates failed".into());
         }
-        Ok(self.grafana().resync_period.min(self.next_resync(&dashboards)))
+        Ok(self.grafana().check_interval.min(self.grafana().resync_period).min(self.next_resync(&dashboards)))
     }
 
     /// The earliest resync due among the GrafanaDashboards with their own `resyncPeriod`.
@@ -347,8 +347,17 @@ impl Provisioner {
             fail_all(outcomes, &message);
             return Err(message);
         }
-        if let Err(e) = self.ensure_datasources(&grafana).await {
-            tracing::warn!(error = %e, "provisioning data sources failed");
+        // A data source that had to be created means a Grafana without its state (a fresh pod
+        // on an emptyDir, a restored database): check every dashboard, whatever status says.
+        let reset = match self.ensure_datasources(&grafana).await {
+            Ok(created) => created,
+            Err(e) => {
+                tracing::warn!(error = %e, "provisioning data sources failed");
+                false
+            }
+        };
+        if reset {
+            self.synced.clear();
         }
 
         // Dashboards of deleted resources, and of resources no longer for this Grafana.
@@ -381,7 +390,7 @@ impl Provisioner {
                 .and_then(|d| d.spec.resync_period.as_deref())
                 .and_then(|p| oxeye_model::parse_duration(p).ok())
                 .unwrap_or(self.grafana().resync_period);
-            if self.unchanged(w, statuses.get(&w.origin).copied(), resync) {
+            if !reset && self.unchanged(w, statuses.get(&w.origin).copied(), resync) {
                 let url = statuses.get(&w.origin).and_then(|d| d.status.as_ref()).and_then(|s| s.url.clone());
                 outcomes.insert(w.origin.clone(), Outcome::Synced { url: url.unwrap_or_default(), checked: false });
                 continue;
@@ -459,11 +468,14 @@ impl Provisioner {
         }
     }
 
-    async fn ensure_datasources(&self, grafana: &oxeye_grafana::Client) -> Result<(), GrafanaError> {
+    /// Creates or updates the configured data sources; returns whether one had to be created.
+    async fn ensure_datasources(&self, grafana: &oxeye_grafana::Client) -> Result<bool, GrafanaError> {
+        let mut created = false;
         for want in &self.grafana().datasources {
             match grafana.datasource(&want.uid).await? {
                 None => {
                     grafana.create_datasource(want).await?;
+                    created = true;
                     tracing::info!(uid = %want.uid, url = %want.url, "created the Grafana data source");
                 }
                 Some(have) => {
@@ -484,7 +496,7 @@ impl Provisioner {
                 }
             }
         }
-        Ok(())
+        Ok(created)
     }
 
     /// The model text of a GrafanaDashboard, and the URL cache to store when it was fetched.

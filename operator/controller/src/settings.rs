@@ -246,6 +246,9 @@ pub struct GrafanaFile {
     pub instance_namespace: Option<String>,
     /// Default `resyncPeriod` (10m, grafana-operator's default).
     pub resync_period: Option<String>,
+    /// How often Grafana is checked for lost state (its data sources gone: every dashboard is
+    /// then written again). Default 30s.
+    pub check_interval: Option<String>,
     #[serde(default)]
     pub config_map_dashboards: ConfigMapDashboardsFile,
     #[serde(default)]
@@ -261,6 +264,7 @@ pub struct GrafanaSettings {
     pub instance_labels: BTreeMap<String, String>,
     pub instance_namespace: String,
     pub resync_period: Duration,
+    pub check_interval: Duration,
     /// `None` when ConfigMap dashboards are disabled.
     pub config_maps: Option<ConfigMapDashboardsFile>,
     pub datasources: Vec<oxeye_grafana::Datasource>,
@@ -505,6 +509,13 @@ fn grafana_settings(g: GrafanaFile, url_override: Option<String>, namespace: &st
     if resync_period < Duration::from_secs(1) {
         return Err(bad("resyncPeriod", "must be at least 1s".into()));
     }
+    let check_interval = match &g.check_interval {
+        Some(d) => oxeye_model::parse_duration(d).map_err(|e| bad("checkInterval", format!("{d:?}: {e}")))?,
+        None => Duration::from_secs(30),
+    };
+    if check_interval < Duration::from_secs(1) {
+        return Err(bad("checkInterval", "must be at least 1s".into()));
+    }
     let mut datasources = Vec::new();
     let kinds = [("prometheus", g.datasources.prometheus), ("alertmanager", g.datasources.alertmanager)];
     for (kind, ds) in kinds {
@@ -540,6 +551,7 @@ fn grafana_settings(g: GrafanaFile, url_override: Option<String>, namespace: &st
         instance_labels: g.instance_labels,
         instance_namespace: g.instance_namespace.unwrap_or_else(|| namespace.to_string()),
         resync_period,
+        check_interval,
         config_maps: cm.enabled.then_some(cm),
         datasources,
     })

@@ -65,7 +65,7 @@ fn dashboards_and_data_sources_reach_grafana() {
         "namespace: monitoring\nsecretName: oxeye-config\nstatusInterval: 1s\n\
          grafana:\n  url: {}\n  externalURL: https://grafana.example.com\n\
          \x20 auth: {{basicAuth: {{username: {{name: grafana-admin, key: admin-user}}, password: {{name: grafana-admin, key: admin-password}}}}}}\n\
-         \x20 instanceLabels: {{dashboards: oxeye}}\n  resyncPeriod: 1h\n\
+         \x20 instanceLabels: {{dashboards: oxeye}}\n  resyncPeriod: 1h\n  checkInterval: 1s\n\
          \x20 datasources:\n    prometheus: {{url: 'http://oxeye.monitoring.svc:9090'}}\n    alertmanager: {{url: 'http://oxeye-alertmanager.monitoring.svc:9093'}}\n",
         grafana.url
     );
@@ -221,6 +221,14 @@ fn dashboards_and_data_sources_reach_grafana() {
     wait_condition(&api, &inline_path, "DashboardSynchronized", "True");
     assert_eq!(stored(&grafana, "inline-uid").expect("inline").0["title"], "Inline v2");
     operator.assert_running();
+
+    // A Grafana that lost its state (restarted on empty storage) gets everything back.
+    let before_reset = grafana.dashboards().len();
+    grafana.reset();
+    wait_for("Grafana's state to be restored", Duration::from_secs(20), || {
+        (grafana.dashboards().len() == before_reset && grafana.datasources().len() == 2).then_some(())
+    });
+    assert_eq!(stored(&grafana, "inline-uid").expect("inline restored").0["title"], "Inline v2");
 
     // Deletion: the finalizer removes the dashboard (and the folder it leaves empty); a deleted
     // ConfigMap's dashboard goes too.

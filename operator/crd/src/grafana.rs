@@ -197,7 +197,7 @@ pub struct GrafanaPlugin {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GrafanaDashboardStatus {
-    /// Results of synchronising with Grafana (Oxeye sets `Accepted`).
+    /// Results of synchronising with Grafana (Oxeye sets `DashboardSynchronized`, as grafana-operator).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// When the dashboard was last synchronised.

@@ -1,10 +1,19 @@
-//! Fails when `crds/` no longer matches what the Rust types generate.
+//! Fails when `crds/` or the Helm chart's `charts/oxeye/crds/` no longer matches what the Rust
+//! types generate.
 
 use std::path::Path;
 
 #[test]
 fn crds_directory_matches_the_types() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crds");
+    check(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crds"));
+}
+
+#[test]
+fn chart_crds_match_the_types() {
+    check(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../charts/oxeye/crds"));
+}
+
+fn check(dir: &Path) {
     let files = oxeye_crd::crd_files().expect("CRDs generate");
     let mut stale = Vec::new();
     for file in &files {
@@ -17,7 +26,8 @@ fn crds_directory_matches_the_types() {
     }
     assert!(
         stale.is_empty(),
-        "crds/ is out of date with operator/crd ({}); run `{}`",
+        "{} is out of date with operator/crd ({}); run `{}`",
+        dir.display(),
         stale.join(", "),
         oxeye_crd::crdgen::REGENERATE_COMMAND
     );

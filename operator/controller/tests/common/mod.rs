@@ -75,6 +75,17 @@ pub fn start_oxeye(dir: &Path, kubeconfig: &Path, secret: &str) -> (ChildGuard, 
 }
 
 pub fn start_operator(dir: &Path, name: &str, kubeconfig: &Path, settings: &str) -> (ChildGuard, String) {
+    start_operator_with_flags(dir, name, kubeconfig, settings, &[])
+}
+
+/// Starts oxeye-operator with `settings` as its file and `flags` added; waits for /readyz.
+pub fn start_operator_with_flags(
+    dir: &Path,
+    name: &str,
+    kubeconfig: &Path,
+    settings: &str,
+    flags: &[&str],
+) -> (ChildGuard, String) {
     let port = free_port();
     let settings_path = dir.join(format!("{name}.yaml"));
     std::fs::write(&settings_path, settings).expect("write operator settings");
@@ -83,6 +94,7 @@ pub fn start_operator(dir: &Path, name: &str, kubeconfig: &Path, settings: &str)
         .arg(format!("--config.file={}", settings_path.display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--log.level=debug")
+        .args(flags)
         .env("KUBECONFIG", kubeconfig)
         .env("POD_NAME", name)
         .stdout(Stdio::null())
