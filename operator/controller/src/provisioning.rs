@@ -299,7 +299,7 @@ impl Provisioner {
         });
 
         let result = self.provision(&dashboards, &wanted, &deleting, &unmatched, &mut outcomes).await;
-        let retry_soon = self.report(&dashboards, &config_maps, &wanted, &outcomes, &content).await;
+        let retry_soon = self.report(&dashboards, &config_maps, &wanted, &outcomes, &content, result.is_ok()).await;
         self.record_metrics(&outcomes, &wanted);
         result?;
         if retry_soon {
@@ -606,6 +606,7 @@ impl Provisioner {
         wanted: &[WantedDashboard],
         outcomes: &BTreeMap<Origin, Outcome>,
         content: &BTreeMap<Origin, ContentCache>,
+        provisioned: bool,
     ) -> bool {
         let mut retry_soon = false;
         let wanted_by_origin: BTreeMap<&Origin, &WantedDashboard> = wanted.iter().map(|w| (&w.origin, w)).collect();
@@ -641,9 +642,12 @@ impl Provisioner {
                 ),
                 Outcome::NoMatchingInstance => {
                     next.no_matching_instances = Some(true);
-                    next.uid = None;
-                    next.hash = None;
-                    next.url = None;
+                    // Forget the dashboard only once it is gone from Grafana.
+                    if provisioned {
+                        next.uid = None;
+                        next.hash = None;
+                        next.url = None;
+                    }
                     (
                         ConditionStatus::False,
                         "NoMatchingInstance",
