@@ -27,16 +27,13 @@ use crate::plan::{Kind, Outcome, Plan, Snapshot, plan, referenced_credentials};
 use crate::readback::{ServerClient, ServerState};
 use crate::settings::Settings;
 use crate::status::{ACCEPTED, DesiredStatus, ServerView, desired};
+use crate::trigger::{Backoff, Triggers, Wake};
 use crate::{Error, Result};
 
-/// Changes arriving within this window are handled in one pass (a multi-document
-/// `kubectl apply` arrives as a burst).
-const DEBOUNCE: Duration = Duration::from_millis(10);
 /// How often the server is polled while it has not loaded the latest write yet.
 const FAST_POLL: Duration = Duration::from_millis(100);
 /// Give up fast polling after this long (the status interval takes over).
 const FAST_POLL_FOR: Duration = Duration::from_secs(30);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub struct Controller {
     client: Client,
@@ -86,35 +83,27 @@ impl Controller {
     }
 
     /// Runs passes until `shutdown`. `leader` says whether this replica may write.
-    pub async fn run(mut self, mut leader: watch::Receiver<bool>, shutdown: CancellationToken) {
-        let mut backoff = Duration::ZERO;
+    pub async fn run(mut self, leader: watch::Receiver<bool>, shutdown: CancellationToken) {
+        let mut backoff = Backoff::default();
         let mut next = Duration::ZERO;
-        let mut changes = self.cluster.subscribe();
+        let mut triggers = Triggers::new(leader, self.cluster.subscribe(), shutdown);
         loop {
-            tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => return,
-                r = leader.changed() => {
-                    if r.is_err() {
-                        tracing::error!("leader election stopped; no further reconciliation");
-                        self.metrics.leader.set(0);
-                        shutdown.cancelled().await;
-                        return;
-                    }
+            match triggers.wait(next).await {
+                Wake::Stop => {
+                    self.metrics.leader.set(0);
+                    triggers.stopped().await;
+                    return;
                 }
-                _ = changes.changed() => {
-                    tokio::time::sleep(DEBOUNCE).await;
-                    changes.borrow_and_update();
+                Wake::Follow => {
+                    // Another replica writes; read the Secret afresh when leadership comes back.
+                    self.metrics.leader.set(0);
+                    self.written = None;
+                    next = Duration::from_secs(3600);
+                    continue;
                 }
-                _ = tokio::time::sleep(next) => {}
-            }
-            let is_leader = *leader.borrow_and_update();
-            self.metrics.leader.set(i64::from(is_leader));
-            if !is_leader {
-                // Another replica writes; read the Secret afresh when leadership comes back.
-                self.written = None;
-                next = Duration::from_secs(3600);
-                continue;
+                Wake::Lead => {
+                    self.metrics.leader.set(1);
+                }
             }
             let started = Instant::now();
             self.metrics.reconcile_operations.get_or_create(&controller()).inc();
@@ -122,7 +111,7 @@ impl Controller {
             self.metrics.reconcile_duration.get_or_create(&controller()).observe(started.elapsed().as_secs_f64());
             match result {
                 Ok(report) => {
-                    backoff = Duration::ZERO;
+                    backoff.reset();
                     self.metrics.record_sync(true);
                     if report.wrote {
                         self.awaiting_server_since = Some(Instant::now());
@@ -137,9 +126,8 @@ impl Controller {
                 Err(e) => {
                     self.metrics.reconcile_errors.get_or_create(&controller()).inc();
                     self.metrics.record_sync(false);
-                    backoff = (backoff * 2).clamp(Duration::from_millis(500), MAX_BACKOFF);
-                    tracing::error!(error = %e, retry_in = ?backoff, "reconcile failed");
-                    next = backoff;
+                    next = backoff.after_failure();
+                    tracing::error!(error = %e, retry_in = ?next, "reconcile failed");
                 }
             }
         }

@@ -23,6 +23,7 @@ pub mod readback;
 pub mod selection;
 pub mod settings;
 pub mod status;
+pub mod trigger;
 
 /// What can stop a reconcile pass or the operator's start.
 #[derive(Debug, thiserror::Error)]

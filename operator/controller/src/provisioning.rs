@@ -34,6 +34,7 @@ use crate::metrics::{ControllerLabels, Metrics, ResourceLabels};
 use crate::output::FIELD_MANAGER;
 use crate::plan::CredentialRef;
 use crate::settings::{GrafanaAuth, GrafanaSettings, Settings};
+use crate::trigger::{Backoff, Triggers, Wake};
 
 /// grafana-operator's finalizer, so a GrafanaDashboard's deletion waits for its dashboard's.
 pub const FINALIZER: &str = "operator.grafana.com/finalizer";
@@ -41,8 +42,6 @@ pub const FINALIZER: &str = "operator.grafana.com/finalizer";
 pub const SYNCHRONIZED: &str = "DashboardSynchronized";
 /// Largest model fetched from a `url`.
 const MAX_DOWNLOAD: usize = 32 << 20;
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-const DEBOUNCE: Duration = Duration::from_millis(10);
 /// Key of the record of ConfigMap dashboards in the operator's state ConfigMap.
 const RECORD_KEY: &str = "configmap-dashboards.json";
 
@@ -124,26 +123,23 @@ impl Provisioner {
     }
 
     /// Runs passes until `shutdown`; only while `leader` says so.
-    pub async fn run(mut self, mut leader: watch::Receiver<bool>, shutdown: CancellationToken) {
-        let mut changes = self.cluster.subscribe();
-        let mut backoff = Duration::ZERO;
+    pub async fn run(mut self, leader: watch::Receiver<bool>, shutdown: CancellationToken) {
+        let mut triggers = Triggers::new(leader, self.cluster.subscribe(), shutdown);
+        let mut backoff = Backoff::default();
         let mut next = Duration::ZERO;
         loop {
-            tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => return,
-                r = leader.changed() => if r.is_err() { shutdown.cancelled().await; return },
-                _ = changes.changed() => {
-                    tokio::time::sleep(DEBOUNCE).await;
-                    changes.borrow_and_update();
+            match triggers.wait(next).await {
+                Wake::Stop => {
+                    triggers.stopped().await;
+                    return;
                 }
-                _ = tokio::time::sleep(next) => {}
-            }
-            if !*leader.borrow_and_update() {
-                self.record = None;
-                self.synced.clear();
-                next = Duration::from_secs(3600);
-                continue;
+                Wake::Follow => {
+                    self.record = None;
+                    self.synced.clear();
+                    next = Duration::from_secs(3600);
+                    continue;
+                }
+                Wake::Lead => {}
             }
             let started = Instant::now();
             self.metrics.reconcile_operations.get_or_create(&labels()).inc();
@@ -151,14 +147,13 @@ impl Provisioner {
             self.metrics.reconcile_duration.get_or_create(&labels()).observe(started.elapsed().as_secs_f64());
             match result {
                 Ok(due) => {
-                    backoff = Duration::ZERO;
+                    backoff.reset();
                     next = due;
                 }
                 Err(e) => {
                     self.metrics.reconcile_errors.get_or_create(&labels()).inc();
-                    backoff = (backoff * 2).clamp(Duration::from_millis(500), MAX_BACKOFF);
-                    tracing::warn!(error = %e, retry_in = ?backoff, "Grafana provisioning failed");
-                    next = backoff;
+                    next = backoff.after_failure();
+                    tracing::warn!(error = %e, retry_in = ?next, "Grafana provisioning failed");
                 }
             }
         }
