@@ -121,6 +121,10 @@ fn chart_installs_and_its_resources_are_reconciled() {
     let _ = cp.kubectl(["create", "namespace", "oxeye-second"]);
     let dry = kubectl_ok(&cp, &["apply", "--dry-run=server", "-f", "-"], Some(&rendered));
     assert_eq!(dry.lines().count(), objects(&rendered).len(), "{dry}");
+    // A second release installs next to the first: the CRDs, present now, are skipped.
+    helm_ok(&cp, &["install", "second", &chart, "-n", "oxeye-second", "--set", "grafana.enabled=false"]);
+    let second = objects(&helm_ok(&cp, &["get", "manifest", "second", "-n", "oxeye-second"]));
+    assert!(second.iter().all(|(k, _, _)| k != "GrafanaDashboard" && k != "CustomResourceDefinition"));
 
     // The generated Grafana password stays across an upgrade.
     let password = || {

@@ -21,6 +21,9 @@ use serde_json::{Value, json};
 
 const DASHBOARDS: &str = "/apis/grafana.integreatly.org/v1beta1/namespaces";
 
+/// The tests run operators that act cluster-wide: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn dashboard(name: &str, spec: Value) -> Value {
     json!({"apiVersion": "grafana.integreatly.org/v1beta1", "kind": "GrafanaDashboard", "metadata": {"name": name}, "spec": spec})
 }
@@ -46,6 +49,7 @@ fn stored(g: &GrafanaDouble, uid: &str) -> Option<(Value, String)> {
 
 #[test]
 fn dashboards_and_data_sources_reach_grafana() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let cp = ControlPlane::shared().unwrap_or_else(|e| panic!("{e}"));
     prepare_cluster(&cp);
     let _ = cp.kubectl(["create", "namespace", "dash-apps"]);
@@ -251,5 +255,50 @@ fn dashboards_and_data_sources_reach_grafana() {
         grafana.successes("POST", "/api/dashboards/db"),
         grafana.requests().len()
     );
+    operator.assert_running();
+}
+
+#[test]
+fn service_account_token_auth() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let cp = ControlPlane::shared().unwrap_or_else(|e| panic!("{e}"));
+    prepare_cluster(&cp);
+    let _ = cp.kubectl(["create", "namespace", "grafana-token"]);
+    let api = ApiClient::new(&cp);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _logs = LogsOnPanic(dir.path().to_path_buf());
+    let grafana = GrafanaDouble::start("admin", "unused");
+    grafana.add_token("glsa_e2e_token");
+    api.create(
+        "/api/v1/namespaces/grafana-token/secrets",
+        &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "grafana-sa"}, "stringData": {"token": "glsa_e2e_token\n"}}),
+    );
+    let settings = format!(
+        "namespace: grafana-token\nsecretName: token-config\nleaderElection: {{enabled: false}}\n\
+         serviceMonitorSelector: null\npodMonitorSelector: null\nruleSelector: null\n\
+         grafana:\n  url: {}\n  auth: {{token: {{name: grafana-sa, key: token}}}}\n  instanceLabels: {{dashboards: token}}\n\
+         \x20 configMapDashboards: {{enabled: false}}\n  datasources: {{prometheus: {{url: 'http://oxeye:9090'}}}}\n",
+        grafana.url
+    );
+    let (mut operator, _) = start_operator(dir.path(), "operator-token", cp.kubeconfig_path(), &settings);
+    api.create(
+        &format!("{DASHBOARDS}/grafana-token/grafanadashboards"),
+        &dashboard("with-token", json!({"instanceSelector": {"matchLabels": {"dashboards": "token"}}, "json": model("Token", Some("token-uid"))})),
+    );
+    wait_condition(
+        &api,
+        &format!("{DASHBOARDS}/grafana-token/grafanadashboards/with-token"),
+        "DashboardSynchronized",
+        "True",
+    );
+    assert!(stored(&grafana, "token-uid").is_some());
+    assert_eq!(grafana.datasources().len(), 1);
+    // Every request carried the token (the double answers 401 otherwise).
+    assert!(grafana.requests().iter().all(|r| r.status != 401), "{:?}", grafana.requests());
+    assert!(grafana.violations().is_empty(), "{:?}", grafana.violations());
+    api.delete(&format!("{DASHBOARDS}/grafana-token/grafanadashboards/with-token"));
+    wait_for("with-token to be deleted", Duration::from_secs(20), || {
+        api.get(&format!("{DASHBOARDS}/grafana-token/grafanadashboards/with-token")).is_none().then_some(())
+    });
     operator.assert_running();
 }
