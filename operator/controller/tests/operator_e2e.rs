@@ -396,17 +396,21 @@ fn monitors_and_rules_reach_the_server() {
     // --- A restart of the operator writes nothing.
     std::thread::sleep(Duration::from_secs(2));
     let before_secret = secret_version(&api, "monitoring", "oxeye-config");
-    let monitors_before = kubectl_ok(
-        &cp,
-        &[
-            "get",
-            "servicemonitors,podmonitors,prometheusrules",
-            "-A",
-            "-o",
-            "jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}",
-        ],
-        None,
-    );
+    // Every monitor's and rule's resourceVersion: any status write would change one.
+    let versions = || {
+        kubectl_ok(
+            &cp,
+            &[
+                "get",
+                "servicemonitors,podmonitors,prometheusrules",
+                "-A",
+                "-o",
+                "jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}",
+            ],
+            None,
+        )
+    };
+    let monitors_before = versions();
     assert!(
         operator.terminate(Duration::from_secs(10)),
         "the operator did not stop on SIGTERM:\n{}",
@@ -418,17 +422,7 @@ fn monitors_and_rules_reach_the_server() {
         (metric_value(&text, "oxeye_operator_leader") == Some(1.0)).then_some(())
     });
     std::thread::sleep(Duration::from_secs(3));
-    let monitors_after = kubectl_ok(
-        &cp,
-        &[
-            "get",
-            "servicemonitors,podmonitors,prometheusrules",
-            "-A",
-            "-o",
-            "jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}",
-        ],
-        None,
-    );
+    let monitors_after = versions();
     assert_eq!(secret_version(&api, "monitoring", "oxeye-config"), before_secret, "the restart rewrote the Secret");
     assert_eq!(monitors_after, monitors_before, "the restart rewrote statuses");
     let (_, text) = http_get(&format!("{op}/metrics")).expect("operator metrics");
