@@ -170,7 +170,11 @@ fn status_subresource_keeps_oxeye_and_upstream_status_fields() {
         ("full/grafanadashboard.yaml", "grafanadashboard", dashboard_status),
     ];
     for (file, kind, status) in cases {
-        let object = load(&fixture_dir().join(file));
+        let mut object = load(&fixture_dir().join(file));
+        // Its own name: the round-trip test applies the same fixtures in parallel, and two
+        // concurrent `kubectl apply`s of one new object race to create it.
+        let renamed = format!("{}-status", object["metadata"]["name"].as_str().expect("name"));
+        object["metadata"]["name"] = Value::String(renamed);
         ok(cp.kubectl_with_stdin(["apply", "-n", NAMESPACE, "-f", "-"], &object.to_string()), "apply");
         let name = object["metadata"]["name"].as_str().expect("name");
         let patch = json!({ "status": status }).to_string();
