@@ -142,7 +142,18 @@ impl LoopbackServer {
     }
 }
 
-fn serve(mut stream: TcpStream, body: &str, seen: &Mutex<Vec<Seen>>) {
+fn serve(stream: TcpStream, body: &str, seen: &Mutex<Vec<Seen>>) {
+    serve_requests(stream, |request| {
+        if let Ok(mut s) = seen.lock() {
+            s.push(request);
+        }
+        ("text/plain; version=0.0.4".to_string(), body.to_string())
+    });
+}
+
+/// Answers the HTTP/1.1 requests of one connection, keep-alive included, with 200 and what
+/// `respond` returns for each: (Content-Type, body).
+pub fn serve_requests(mut stream: TcpStream, mut respond: impl FnMut(Seen) -> (String, String)) {
     let Ok(clone) = stream.try_clone() else { return };
     let mut reader = BufReader::new(clone);
     loop {
@@ -174,13 +185,9 @@ fn serve(mut stream: TcpStream, body: &str, seen: &Mutex<Vec<Seen>>) {
         let mut parts = line.split_whitespace();
         let method = parts.next().unwrap_or_default().to_string();
         let path = parts.next().unwrap_or_default().to_string();
-        if let Ok(mut s) = seen.lock() {
-            s.push(Seen { method, path, authorization });
-        }
-        let resp = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
+        let (content_type, body) = respond(Seen { method, path, authorization });
+        let resp =
+            format!("HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}", body.len());
         if stream.write_all(resp.as_bytes()).is_err() {
             return;
         }

@@ -223,17 +223,16 @@ impl Cluster {
 
     /// The resourceVersion of a Secret or ConfigMap, if it exists.
     pub fn credential_version(&self, r: &CredentialRef) -> Option<String> {
-        let key = |name: &str, ns: &str| (name.to_string(), ns.to_string());
-        let (name, ns) = key(&r.name, &r.namespace);
-        if r.config_map {
+        let version = if r.config_map {
             self.config_maps
-                .get(&reflector::ObjectRef::new(&name).within(&ns))
-                .map(|m| m.metadata.resource_version.clone().unwrap_or_default())
+                .get(&reflector::ObjectRef::new(&r.name).within(&r.namespace))
+                .map(|m| m.metadata.resource_version.clone())
         } else {
             self.secrets
-                .get(&reflector::ObjectRef::new(&name).within(&ns))
-                .map(|m| m.metadata.resource_version.clone().unwrap_or_default())
-        }
+                .get(&reflector::ObjectRef::new(&r.name).within(&r.namespace))
+                .map(|m| m.metadata.resource_version.clone())
+        };
+        version.map(Option::unwrap_or_default)
     }
 }
 

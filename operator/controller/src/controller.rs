@@ -105,11 +105,8 @@ impl Controller {
                     self.metrics.leader.set(1);
                 }
             }
-            let started = Instant::now();
-            self.metrics.reconcile_operations.get_or_create(&controller()).inc();
-            let result = self.pass().await;
-            self.metrics.reconcile_duration.get_or_create(&controller()).observe(started.elapsed().as_secs_f64());
-            match result {
+            let metrics = self.metrics.clone();
+            match metrics.time_pass(&controller(), self.pass()).await {
                 Ok(report) => {
                     backoff.reset();
                     self.metrics.record_sync(true);
@@ -124,7 +121,6 @@ impl Controller {
                     next = if waiting { FAST_POLL } else { self.settings.status_interval };
                 }
                 Err(e) => {
-                    self.metrics.reconcile_errors.get_or_create(&controller()).inc();
                     self.metrics.record_sync(false);
                     next = backoff.after_failure();
                     tracing::error!(error = %e, retry_in = ?next, "reconcile failed");

@@ -153,6 +153,22 @@ impl Metrics {
         r.register_collector(Box::new(oxeye_telemetry::ProcessCollector::new()));
     }
 
+    /// Runs one reconcile pass of `controller`, counting it, its duration and its failure.
+    pub async fn time_pass<T, E>(
+        &self,
+        controller: &ControllerLabels,
+        pass: impl std::future::Future<Output = std::result::Result<T, E>>,
+    ) -> std::result::Result<T, E> {
+        let started = std::time::Instant::now();
+        self.reconcile_operations.get_or_create(controller).inc();
+        let result = pass.await;
+        self.reconcile_duration.get_or_create(controller).observe(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            self.reconcile_errors.get_or_create(controller).inc();
+        }
+        result
+    }
+
     /// `prometheus_operator_managed_resources` from the latest plan.
     pub fn record_plan(&self, plan: &Plan) {
         for kind in Kind::ALL {

@@ -141,17 +141,13 @@ impl Provisioner {
                 }
                 Wake::Lead => {}
             }
-            let started = Instant::now();
-            self.metrics.reconcile_operations.get_or_create(&labels()).inc();
-            let result = self.pass().await;
-            self.metrics.reconcile_duration.get_or_create(&labels()).observe(started.elapsed().as_secs_f64());
-            match result {
+            let metrics = self.metrics.clone();
+            match metrics.time_pass(&labels(), self.pass()).await {
                 Ok(due) => {
                     backoff.reset();
                     next = due;
                 }
                 Err(e) => {
-                    self.metrics.reconcile_errors.get_or_create(&labels()).inc();
                     next = backoff.after_failure();
                     tracing::warn!(error = %e, retry_in = ?next, "Grafana provisioning failed");
                 }

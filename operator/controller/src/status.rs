@@ -88,8 +88,6 @@ pub fn desired(
     let generation = outcome.generation;
     let (secret_name, written) = secret;
     let cond = |t: &str, s, r: &str, m: String| condition(t, s, r, m, generation, current, now);
-    let is_monitor = !matches!(outcome.verdict, Verdict::Accepted(Contribution::RuleFile { .. }))
-        && outcome.key.kind != crate::plan::Kind::PrometheusRule;
 
     let (accepted, reconciled, targets) = match &outcome.verdict {
         Verdict::Rejected { message } => (
@@ -118,7 +116,7 @@ pub fn desired(
                 }
                 ServerView::Reported(st) => reconciled(contribution, written, st, &cond),
             };
-            (accepted, reconciled, if is_monitor { targets } else { None })
+            (accepted, reconciled, targets)
         }
     };
     let mut conditions: Vec<Condition> =

@@ -262,18 +262,8 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
 
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
-            let term = async {
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(mut t) => {
-                        t.recv().await;
-                    }
-                    Err(_) => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => tracing::info!("Received SIGINT, exiting gracefully..."),
-                _ = term => tracing::info!("Received SIGTERM, exiting gracefully..."),
-            }
+            let sig = oxeye_telemetry::terminated().await;
+            tracing::info!("Received {}, exiting gracefully...", sig.name());
         })
         .await
         .context("HTTP server failed")?;

@@ -409,16 +409,8 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let shutdown_server = server.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
-            let term = async {
-                if let Ok(mut t) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    t.recv().await;
-                } else {
-                    std::future::pending::<()>().await;
-                }
-            };
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT, exiting gracefully"),
-                _ = term => tracing::info!("received SIGTERM, exiting gracefully"),
+                sig = oxeye_telemetry::terminated() => tracing::info!("received {}, exiting gracefully", sig.name()),
                 _ = shutdown_server.shutdown.notified() => tracing::info!("received /-/quit, exiting gracefully"),
             }
         })

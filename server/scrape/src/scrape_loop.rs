@@ -74,7 +74,7 @@ pub(crate) struct LoopContext {
     pub storage: Arc<dyn Appendable>,
     pub metrics: ScrapeMetrics,
     pub offset_seed: u64,
-    /// When set, targets appearing after start-up get a first scrape right away.
+    /// When set, new targets get a prompt (rate-limited) first scrape before their phase.
     pub prompt: Option<PromptFirstScrape>,
     pub shutdown: CancellationToken,
     pub user_agent: Arc<str>,

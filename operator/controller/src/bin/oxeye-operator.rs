@@ -175,17 +175,7 @@ fn listen_address(s: &str) -> String {
 }
 
 async fn signals(shutdown: CancellationToken) {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut t) => {
-                t.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT, exiting gracefully"),
-        _ = term => tracing::info!("received SIGTERM, exiting gracefully"),
-    }
+    let sig = oxeye_telemetry::terminated().await;
+    tracing::info!("received {}, exiting gracefully", sig.name());
     shutdown.cancel();
 }

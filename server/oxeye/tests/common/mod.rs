@@ -4,7 +4,6 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -161,42 +160,11 @@ impl StaticTarget {
     }
 }
 
-fn serve_one(mut stream: TcpStream, body: &Mutex<String>, ct: &Mutex<String>, hits: &Mutex<u64>) {
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
-    });
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut content_length = 0usize;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let t = h.trim_end();
-            if t.is_empty() {
-                break;
-            }
-            if let Some(v) = t.to_ascii_lowercase().strip_prefix("content-length:") {
-                content_length = v.trim().parse().unwrap_or(0);
-            }
-        }
-        if content_length > 0 {
-            let mut buf = vec![0u8; content_length];
-            let _ = reader.read_exact(&mut buf);
-        }
+fn serve_one(stream: TcpStream, body: &Mutex<String>, ct: &Mutex<String>, hits: &Mutex<u64>) {
+    oxeye_e2e::fixtures::serve_requests(stream, |_| {
         *hits.lock().expect("lock") += 1;
-        let b = body.lock().expect("lock").clone();
-        let c = ct.lock().expect("lock").clone();
-        let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: {c}\r\nContent-Length: {}\r\n\r\n{b}", b.len());
-        if stream.write_all(resp.as_bytes()).is_err() {
-            return;
-        }
-    }
+        (ct.lock().expect("lock").clone(), body.lock().expect("lock").clone())
+    });
 }
 
 /// Fails the test with a clear message when a Debian reference binary is missing (the test
